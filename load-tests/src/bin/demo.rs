@@ -1,0 +1,61 @@
+//! The local demo: demo upstreams standing for the teleservices (two backends) and an ENT,
+//! then Vigie itself with `config/demo.yaml`. Nothing external is needed.
+//!
+//! Run it with `cargo run -p vigie-load-tests --bin demo`, then open http://127.0.0.1:8080/ .
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use vigie_load_tests::upstream::Upstream;
+
+/// Addresses of the demo upstreams, as `config/demo.yaml` names them.
+const UPSTREAMS: &[(&str, &str)] = &[
+    ("Téléservices (1)", "127.0.0.1:9101"),
+    ("Téléservices (2)", "127.0.0.1:9102"),
+    ("ENT de l'académie", "127.0.0.1:9201"),
+];
+
+fn main() -> ExitCode {
+    let config_path = std::env::args().nth(1).map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config/demo.yaml"),
+        PathBuf::from,
+    );
+    let config = match vigie::config::load(&config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    config.logging.install();
+    let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    else {
+        eprintln!("cannot start the demo upstreams' runtime");
+        return ExitCode::FAILURE;
+    };
+    for (name, addr) in UPSTREAMS {
+        let Ok(addr) = addr.parse::<SocketAddr>() else {
+            return ExitCode::FAILURE;
+        };
+        if let Err(e) = runtime.block_on(Upstream::start(name, addr)) {
+            eprintln!("cannot start the demo upstream {name} on {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    // Keep the upstreams' runtime alive while Vigie runs on its own runtimes.
+    let _upstreams = runtime;
+    eprintln!(
+        "Vigie demo: open http://127.0.0.1:8080/ (admin: http://127.0.0.1:9090/metrics); Ctrl-C stops."
+    );
+    match vigie::server::run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cannot start Vigie: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

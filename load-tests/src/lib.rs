@@ -1,0 +1,5 @@
+//! Servers that stand in for what Vigie protects, for the demo, the tests and load runs.
+//!
+//! [`upstream`] is a small HTTP/1.1 and HTTP/2 server playing a teleservice or an ENT.
+
+pub mod upstream;

@@ -1,0 +1,104 @@
+//! Loading Vigie's one YAML file into a validated [`Config`].
+//!
+//! Owns reading the file and turning YAML into typed values: syntax and type errors come from
+//! serde with the YAML path and line; cross-checks (unknown upstream, duplicate route, missing
+//! certificate...) are collected across every section so an operator sees them all at once.
+//! What each section means belongs to the section's module (`listeners`, `routing`, ...).
+
+mod error;
+pub mod file;
+pub mod values;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub(crate) use error::Problems;
+pub use error::{ConfigError, ConfigErrors};
+pub use values::Duration;
+
+use crate::forwarded::TrustedProxies;
+use crate::limits::Limits;
+use crate::listeners::{AdminSpec, ListenerSpec};
+use crate::logging::LogSettings;
+use crate::routing::RouteSpec;
+use crate::server::ServerSettings;
+use crate::upstreams::UpstreamSpec;
+
+/// Largest configuration file accepted.
+const MAX_FILE_SIZE: u64 = 4 << 20;
+
+/// A whole, validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The file it was read from, if any.
+    pub source: Option<PathBuf>,
+    /// `server:`
+    pub server: ServerSettings,
+    /// `logging:`
+    pub logging: LogSettings,
+    /// `listeners:`
+    pub listeners: Vec<ListenerSpec>,
+    /// `admin:`
+    pub admin: AdminSpec,
+    /// `limits:`
+    pub limits: Limits,
+    /// `trusted_proxies:`
+    pub trusted_proxies: TrustedProxies,
+    /// `upstreams:`, by name.
+    pub upstreams: BTreeMap<String, UpstreamSpec>,
+    /// `routes:`, in file order.
+    pub routes: Vec<RouteSpec>,
+}
+
+/// Reads and validates the file at `path`. Relative paths inside it start at its folder.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let text = read(path)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    parse(&text, Some(path), base)
+}
+
+/// Reads the text of a configuration file, refusing files too large to be one.
+pub fn read(path: &Path) -> Result<String, ConfigErrors> {
+    let unreadable = |e: std::io::Error| {
+        ConfigError::whole_file(Some(path), format!("cannot read the file: {e}"))
+    };
+    let size = std::fs::metadata(path).map_err(unreadable)?.len();
+    if size > MAX_FILE_SIZE {
+        return Err(ConfigError::whole_file(
+            Some(path),
+            format!("the file is {size} bytes; the limit is {MAX_FILE_SIZE}"),
+        )
+        .into());
+    }
+    Ok(std::fs::read_to_string(path).map_err(unreadable)?)
+}
+
+/// Validates YAML `text`; `file` names it in errors and `base` anchors relative paths.
+pub fn parse(text: &str, file: Option<&Path>, base: &Path) -> Result<Config, ConfigErrors> {
+    let mut error_path = String::new();
+    let parsed: Result<file::FileConfig, _> =
+        serde_saphyr::with_deserializer_from_str(text, |de| {
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                error_path = e.path().to_string();
+                e.into_inner()
+            })
+        });
+    let raw = parsed.map_err(|e| error::from_yaml(file, error_path, &e))?;
+    let mut problems = Problems::new(file);
+    let upstreams = UpstreamSpec::from_file(&raw.upstreams, base, &mut problems);
+    let config = Config {
+        source: file.map(Path::to_path_buf),
+        server: ServerSettings::from_file(&raw.server, &mut problems),
+        logging: LogSettings::from_file(&raw.logging),
+        listeners: ListenerSpec::from_file(&raw.listeners, &raw.admin, base, &mut problems),
+        admin: AdminSpec::from_file(&raw.admin),
+        limits: Limits::from_file(&raw.limits, &mut problems),
+        trusted_proxies: TrustedProxies::new(&raw.trusted_proxies),
+        routes: RouteSpec::from_file(&raw.routes, &upstreams, &mut problems),
+        upstreams,
+    };
+    problems.finish(config)
+}
+
+#[cfg(test)]
+mod tests;

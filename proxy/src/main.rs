@@ -1,0 +1,53 @@
+//! The `vigie` binary: parse the command line, load the config, check or run.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use vigie::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Health { address, path }) = &cli.command {
+        return match vigie::admin::probe(*address, path) {
+            Ok(200) => ExitCode::SUCCESS,
+            Ok(status) => {
+                eprintln!("{address}{path}: HTTP {status}");
+                ExitCode::FAILURE
+            }
+            Err(e) => {
+                eprintln!("{address}{path}: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let config = match vigie::config::load(&cli.config) {
+        Ok(config) => config,
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!(
+                "{}: {} error(s); nothing started",
+                cli.config.display(),
+                errors.0.len()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Check => {
+            print!("{}", vigie::check::summary(&config));
+            println!("{}: valid", cli.config.display());
+            ExitCode::SUCCESS
+        }
+        Command::Health { .. } => ExitCode::SUCCESS,
+        Command::Run => {
+            config.logging.install();
+            match vigie::server::run(config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Every answer Vigie gives on its own: the one place where a failure becomes a status,
+//! headers and a body. Browsers get a small French page in the look of the État's design
+//! system; clients asking for JSON get an RFC 9457 problem document. Both carry the request id.
+
+use askama::Template;
+use bytes::Bytes;
+
+use crate::routing::PathError;
+
+/// The service name shown in page headers.
+const SERVICE: &str = "Services en ligne de l'Éducation nationale";
+/// Seconds a client is asked to wait before retrying a 503.
+const RETRY_AFTER_SECS: u32 = 5;
+
+/// Why Vigie answers a request itself instead of passing the upstream's answer on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// No route serves this host and path.
+    NoRoute,
+    /// The request path is refused before routing.
+    BadPath(PathError),
+    /// The route's upstream has no healthy backend.
+    NoHealthyBackend,
+    /// The backend refused or broke the connection.
+    UpstreamUnreachable,
+    /// The backend did not answer in time.
+    UpstreamTimeout,
+    /// The request head was larger than `limits.max_request_header_size`.
+    HeadTooLarge,
+    /// The client sent its request (head or body) too slowly.
+    ClientTooSlow,
+    /// The client's request could not be read.
+    BadRequest,
+    /// A fault in Vigie itself.
+    Internal,
+}
+
+/// A rendered answer.
+#[derive(Clone, Debug)]
+pub struct Page {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers besides `Content-Length`.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body.
+    pub body: Bytes,
+}
+
+struct Text {
+    slug: &'static str,
+    title: &'static str,
+    lead: &'static str,
+    detail: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    service: &'a str,
+    status: u16,
+    title: &'a str,
+    lead: &'a str,
+    detail: &'a str,
+    request_id: &'a str,
+}
+
+// === impl Rejection ===
+
+impl Rejection {
+    /// The HTTP status answered.
+    pub fn status(self) -> u16 {
+        match self {
+            Rejection::NoRoute => 404,
+            Rejection::BadPath(_) | Rejection::BadRequest => 400,
+            Rejection::NoHealthyBackend => 503,
+            Rejection::UpstreamUnreachable => 502,
+            Rejection::UpstreamTimeout => 504,
+            Rejection::HeadTooLarge => 431,
+            Rejection::ClientTooSlow => 408,
+            Rejection::Internal => 500,
+        }
+    }
+
+    fn text(self) -> Text {
+        let t = |slug, title, lead, detail| Text {
+            slug,
+            title,
+            lead,
+            detail,
+        };
+        match self {
+            Rejection::NoRoute => t(
+                "page-introuvable",
+                "Page non trouvée",
+                "La page que vous cherchez est introuvable. Excusez-nous pour la gêne occasionnée.",
+                "Si vous avez saisi l'adresse dans votre navigateur, vérifiez qu'elle est correcte.",
+            ),
+            Rejection::BadPath(e) => t(
+                "adresse-invalide",
+                "Adresse invalide",
+                "L'adresse demandée n'est pas valide.",
+                path_error_fr(e),
+            ),
+            Rejection::BadRequest => t(
+                "requete-invalide",
+                "Requête invalide",
+                "Votre navigateur a envoyé une requête que le service ne peut pas lire.",
+                "Veuillez réessayer. Si le problème persiste, videz le cache de votre navigateur.",
+            ),
+            Rejection::NoHealthyBackend => t(
+                "service-indisponible",
+                "Service momentanément indisponible",
+                "Le service demandé est temporairement indisponible.",
+                "Nos équipes sont mobilisées. Veuillez réessayer dans quelques minutes.",
+            ),
+            Rejection::UpstreamUnreachable => t(
+                "service-injoignable",
+                "Service injoignable",
+                "Le service demandé ne répond pas correctement.",
+                "Veuillez réessayer dans quelques instants.",
+            ),
+            Rejection::UpstreamTimeout => t(
+                "delai-depasse",
+                "Le service met trop de temps à répondre",
+                "Le service demandé n'a pas répondu à temps.",
+                "Veuillez réessayer dans quelques instants.",
+            ),
+            Rejection::HeadTooLarge => t(
+                "requete-trop-volumineuse",
+                "Requête trop volumineuse",
+                "Votre navigateur a envoyé trop d'informations pour cette page.",
+                "Cela vient souvent de cookies trop nombreux : supprimez les cookies de ce site puis réessayez.",
+            ),
+            Rejection::ClientTooSlow => t(
+                "requete-trop-lente",
+                "Délai de requête dépassé",
+                "Votre navigateur a mis trop de temps à envoyer sa requête.",
+                "Vérifiez votre connexion puis réessayez.",
+            ),
+            Rejection::Internal => t(
+                "erreur-interne",
+                "Erreur inattendue",
+                "Une erreur inattendue est survenue.",
+                "Veuillez réessayer dans quelques instants.",
+            ),
+        }
+    }
+
+    /// Renders the answer for a client, as JSON when it asked for it.
+    pub fn render(self, request_id: &str, wants_json: bool) -> Page {
+        let status = self.status();
+        let text = self.text();
+        let mut headers = vec![
+            ("cache-control", "no-store".to_string()),
+            ("x-content-type-options", "nosniff".to_string()),
+            ("x-request-id", request_id.to_string()),
+        ];
+        if status == 503 {
+            headers.push(("retry-after", RETRY_AFTER_SECS.to_string()));
+        }
+        let body = if wants_json {
+            headers.push(("content-type", "application/problem+json".into()));
+            serde_json::json!({
+                "type": format!("urn:vigie:probleme:{}", text.slug),
+                "title": text.title,
+                "status": status,
+                "detail": format!("{} {}", text.lead, text.detail),
+                "request_id": request_id,
+            })
+            .to_string()
+        } else {
+            headers.push(("content-type", "text/html; charset=utf-8".into()));
+            headers.push((
+                "content-security-policy",
+                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'".into(),
+            ));
+            let page = ErrorPage {
+                service: SERVICE,
+                status,
+                title: text.title,
+                lead: text.lead,
+                detail: text.detail,
+                request_id,
+            };
+            page.render()
+                .unwrap_or_else(|_| format!("Erreur {status} ({request_id})"))
+        };
+        Page {
+            status,
+            headers,
+            body: Bytes::from(body),
+        }
+    }
+
+    /// A complete HTTP/1.1 response closing the connection, for answers given before a
+    /// request could be parsed (see `limits::guard`).
+    pub fn raw_http1(self) -> Bytes {
+        let page = self.render("-", false);
+        let mut out = format!("HTTP/1.1 {} {}\r\n", page.status, reason(page.status));
+        for (name, value) in &page.headers {
+            out.push_str(&format!("{name}: {value}\r\n"));
+        }
+        out.push_str(&format!(
+            "content-length: {}\r\nconnection: close\r\n\r\n",
+            page.body.len()
+        ));
+        let mut bytes = out.into_bytes();
+        bytes.extend_from_slice(&page.body);
+        bytes.into()
+    }
+}
+
+/// Whether the `Accept` header prefers JSON (an API client) over HTML (a browser).
+pub fn wants_json(accept: Option<&[u8]>) -> bool {
+    let Some(accept) = accept.and_then(|a| std::str::from_utf8(a).ok()) else {
+        return false;
+    };
+    let accept = accept.to_ascii_lowercase();
+    (accept.contains("application/json") || accept.contains("+json"))
+        && !accept.contains("text/html")
+}
+
+fn path_error_fr(e: PathError) -> &'static str {
+    match e {
+        PathError::NotAbsolute => "Le chemin de l'adresse doit commencer par « / ».",
+        PathError::DotSegment => "Le chemin de l'adresse contient un segment « . » ou « .. ».",
+        PathError::EncodedSeparator => {
+            "Le chemin de l'adresse contient un caractère encodé interdit (« / », « \\ », « . » ou nul)."
+        }
+        PathError::Backslash => "Le chemin de l'adresse contient une barre oblique inversée.",
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Error")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,194 @@
+//! The request pipeline: one Pingora `ProxyHttp` whose phases each read the request, call one
+//! decision function, and act on its result.
+//!
+//! `request_filter`: request id, client address, path normalisation, route selection (or a
+//! local answer). `upstream_peer`: a healthy backend of the route's pool. `upstream_request_filter`:
+//! path rewrite, forwarding headers, route header rules. `response_filter`: hop-by-hop clean-up,
+//! route header rules. `fail_to_proxy`: the failure page. `logging`: metrics and access log.
+
+mod app;
+mod ctx;
+mod failure;
+mod forward;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::lb::Backend;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{Error, ErrorType, Result};
+
+pub use app::EdgeApp;
+pub use ctx::RequestCtx;
+
+use crate::metrics::{Metrics, UpstreamError};
+use crate::pages::{Page, Rejection};
+use crate::reload::Generations;
+
+/// Vigie's `ProxyHttp`; long-lived state only (per-request state is in [`RequestCtx`]).
+pub struct EdgeProxy {
+    generations: Arc<Generations>,
+    metrics: Arc<Metrics>,
+}
+
+impl EdgeProxy {
+    /// A proxy serving whatever generation is current when each request starts.
+    pub fn new(generations: Arc<Generations>, metrics: Arc<Metrics>) -> EdgeProxy {
+        EdgeProxy {
+            generations,
+            metrics,
+        }
+    }
+
+    /// Sends Vigie's own answer for `rejection`.
+    async fn reject(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        rejection: Rejection,
+    ) -> Result<()> {
+        ctx.rejection = Some(rejection);
+        let wants_json = ctx.wants_json;
+        let page = rejection.render(ctx.request_id(), wants_json);
+        respond(session, page).await
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for EdgeProxy {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::new(self.generations.current(), &self.metrics)
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        ctx.begin(session);
+        match forward::admit(&ctx.generation, session.req_header()) {
+            Ok(admitted) => {
+                ctx.route = Some(admitted.route);
+                ctx.upstream_path = admitted.upstream_path;
+                Ok(false)
+            }
+            Err(rejection) => {
+                self.reject(session, ctx, rejection).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn upstream_peer(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        let route = ctx
+            .route
+            .clone()
+            .ok_or_else(|| Error::explain(ErrorType::InternalError, "no route"))?;
+        let pool = &route.upstream;
+        let key = forward::hash_key(&pool.spec.hash_key, session.req_header(), ctx.client());
+        let tried: &[Backend] = &ctx.tried;
+        let Some(backend) = pool.select(&key, |b| tried.contains(b)) else {
+            self.metrics
+                .upstream_error(&pool.spec.name, UpstreamError::NoHealthyBackend);
+            ctx.rejection = Some(Rejection::NoHealthyBackend);
+            return Error::e_explain(
+                ErrorType::HTTPStatus(503),
+                format!("no healthy backend in {}", pool.spec.name),
+            );
+        };
+        let peer = pool.peer(&backend).ok_or_else(|| {
+            Error::explain(ErrorType::InternalError, "backend without an IP address")
+        })?;
+        ctx.backend = Some(backend);
+        Ok(Box::new(peer))
+    }
+
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        let (Some(route), Some(backend)) = (ctx.route.clone(), ctx.backend.take()) else {
+            return e;
+        };
+        let kind = if failure::is_timeout(&e) {
+            UpstreamError::Timeout
+        } else {
+            UpstreamError::Connect
+        };
+        self.metrics.upstream_error(&route.upstream.spec.name, kind);
+        tracing::warn!(upstream = %route.upstream.spec.name, backend = %backend.addr, error = %e, "cannot connect to backend");
+        ctx.tried.push(backend);
+        // Nothing was sent yet, so another backend may be tried whatever the method.
+        e.set_retry(ctx.tried.len() < route.upstream.len());
+        e
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        req: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        forward::upstream_request(req, ctx)
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        forward::client_response(resp, ctx)
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        let outcome = failure::classify(e, ctx.rejection);
+        if let (Some(kind), Some(route)) = (outcome.upstream_error, &ctx.route) {
+            self.metrics.upstream_error(&route.upstream.spec.name, kind);
+        }
+        let mut code = 0;
+        if let Some(rejection) = outcome.rejection {
+            code = rejection.status();
+            if session.response_written().is_none()
+                && let Err(write) = self.reject(session, ctx, rejection).await
+            {
+                tracing::debug!(error = %write, "could not send the error page");
+            }
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        ctx.finish(session);
+    }
+}
+
+/// Writes a complete local answer (no body for HEAD).
+async fn respond(session: &mut Session, page: Page) -> Result<()> {
+    let mut resp = ResponseHeader::build(page.status, Some(page.headers.len() + 1))?;
+    for (name, value) in page.headers {
+        resp.insert_header(name, value)?;
+    }
+    resp.insert_header("content-length", page.body.len().to_string())?;
+    let head = session.req_header().method == http::Method::HEAD;
+    session.write_response_header(Box::new(resp), head).await?;
+    if !head {
+        session.write_response_body(Some(page.body), true).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! Configuration generations and their replacement on reload.
+//!
+//! A [`Generation`] is everything a request needs from the config, built once. The proxy
+//! takes an `Arc` of the current one when a request starts, so a request finishes on the
+//! generation it started with while new requests see the new one. [`Reloader`] builds a new
+//! generation on SIGHUP or when the file changes; an invalid file is refused (logged, counted)
+//! and the current generation keeps serving.
+
+mod reloader;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+pub use reloader::Reloader;
+pub(crate) use reloader::unix_now;
+
+use crate::config::Config;
+use crate::forwarded::TrustedProxies;
+use crate::limits::Limits;
+use crate::limits::guard::{GuardCounters, HeaderPolicy};
+use crate::metrics::{Metrics, NO_ROUTE, RouteMetrics};
+use crate::pages::Rejection;
+use crate::routing::{Route, Routes};
+use crate::upstreams::Pool;
+
+/// What requests are served with; see the module docs.
+#[derive(Debug)]
+pub struct Generation {
+    /// Increases by one at each successful reload, starting at 1.
+    pub id: u64,
+    /// The configuration it was built from.
+    pub config: Config,
+    /// Route table.
+    pub routes: Routes,
+    /// Upstream pools by name.
+    pub upstreams: BTreeMap<String, Arc<Pool>>,
+    /// Networks whose forwarding headers are believed.
+    pub trusted_proxies: TrustedProxies,
+    /// Client connection limits.
+    pub limits: Limits,
+    /// What the connection guard enforces on connections accepted under this generation.
+    pub head_policy: Arc<HeaderPolicy>,
+    /// Metric handles for requests no route matched.
+    pub unrouted: Arc<RouteMetrics>,
+}
+
+/// The current generation, swapped atomically.
+#[derive(Debug)]
+pub struct Generations {
+    current: ArcSwap<Generation>,
+}
+
+// === impl Generation ===
+
+impl Generation {
+    /// Builds generation `id` from `config`, reusing `previous`'s pools whose spec is
+    /// unchanged (their health state and pooled connections carry over).
+    pub fn build(
+        id: u64,
+        config: Config,
+        previous: Option<&Generation>,
+        metrics: &Metrics,
+    ) -> Generation {
+        let upstreams: BTreeMap<String, Arc<Pool>> = config
+            .upstreams
+            .iter()
+            .map(|(name, spec)| {
+                let reused = previous
+                    .and_then(|p| p.upstreams.get(name))
+                    .filter(|pool| pool.spec == *spec)
+                    .cloned();
+                (
+                    name.clone(),
+                    reused.unwrap_or_else(|| Arc::new(Pool::build(spec.clone()))),
+                )
+            })
+            .collect();
+        let routes = config
+            .routes
+            .iter()
+            .filter_map(|spec| {
+                let upstream = upstreams.get(&spec.upstream)?.clone();
+                Some(Arc::new(Route {
+                    metrics: metrics.for_route(&spec.name),
+                    spec: spec.clone(),
+                    upstream,
+                }))
+            })
+            .collect();
+        let head_policy = Arc::new(HeaderPolicy {
+            max_size: config.limits.max_request_header_size,
+            head_timeout: config.limits.header_read_timeout,
+            idle_timeout: config.limits.keepalive_timeout,
+            too_large: Rejection::HeadTooLarge.raw_http1(),
+            too_slow: Rejection::ClientTooSlow.raw_http1(),
+            counters: GuardCounters {
+                active_connections: metrics.active_connections.clone(),
+                too_large: metrics.header_rejections("too_large"),
+                too_slow: metrics.header_rejections("too_slow"),
+            },
+        });
+        Generation {
+            id,
+            routes: Routes::new(routes),
+            upstreams,
+            trusted_proxies: config.trusted_proxies.clone(),
+            limits: config.limits.clone(),
+            head_policy,
+            unrouted: metrics.for_route(NO_ROUTE),
+            config,
+        }
+    }
+
+    /// Whether every upstream some route uses has a healthy backend; the names that don't.
+    pub fn unready_upstreams(&self) -> Vec<&str> {
+        let used: std::collections::BTreeSet<&str> = self
+            .config
+            .routes
+            .iter()
+            .map(|r| r.upstream.as_str())
+            .collect();
+        used.into_iter()
+            .filter(|name| !self.upstreams.get(*name).is_some_and(|p| p.is_ready()))
+            .collect()
+    }
+}
+
+// === impl Generations ===
+
+impl Generations {
+    /// Starts serving `first`.
+    pub fn new(first: Generation) -> Arc<Generations> {
+        Arc::new(Generations {
+            current: ArcSwap::from_pointee(first),
+        })
+    }
+
+    /// The generation new requests are served with.
+    pub fn current(&self) -> Arc<Generation> {
+        self.current.load_full()
+    }
+
+    /// Serves `next` from now on.
+    pub fn install(&self, next: Generation) {
+        self.current.store(Arc::new(next));
+    }
+}
