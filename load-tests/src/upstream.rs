@@ -8,7 +8,8 @@
 //! - `/__hop`: an answer carrying hop-by-hop headers (`Keep-Alive`, `Proxy-Connection`, and
 //!   `X-Secret` nominated by `Connection`), which a proxy must not pass on.
 //! - anything else: a JSON echo of the request as received (method, path, query, headers,
-//!   HTTP version, which server answered), or, for browsers, an HTML page showing it.
+//!   HTTP version, which server answered, body length), or, for browsers, an HTML page
+//!   showing it.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -124,13 +125,19 @@ async fn handle(
         h.insert("x-kept", http::HeaderValue::from_static("yes"));
         return Ok(resp);
     }
-    let echo = echo(&state.name, peer, &req);
+    let mut echo = echo(&state.name, peer, &req);
     let browser = req
         .headers()
         .get(http::header::ACCEPT)
         .and_then(|a| a.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
-    let _ = req.into_body().collect().await;
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    echo["body_len"] = body.len().into();
     Ok(if browser {
         html(&state.name, &echo)
     } else {

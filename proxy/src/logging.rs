@@ -95,7 +95,7 @@ impl AccessRecord<'_> {
             path = self.path,
             status = self.status,
             bytes = self.bytes,
-            duration_ms = self.duration.as_secs_f64() * 1000.0,
+            duration_ms = self.duration.as_micros() as f64 / 1000.0,
             upstream = self.upstream.map(tracing::field::display),
             generation = self.generation,
             "access"

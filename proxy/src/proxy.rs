@@ -23,6 +23,7 @@ use pingora::{Error, ErrorType, Result};
 pub use app::EdgeApp;
 pub use ctx::RequestCtx;
 
+use crate::config::file::Balancing;
 use crate::metrics::{Metrics, UpstreamError};
 use crate::pages::{Page, Rejection};
 use crate::reload::Generations;
@@ -89,7 +90,12 @@ impl ProxyHttp for EdgeProxy {
             .clone()
             .ok_or_else(|| Error::explain(ErrorType::InternalError, "no route"))?;
         let pool = &route.upstream;
-        let key = forward::hash_key(&pool.spec.hash_key, session.req_header(), ctx.client());
+        let key = match pool.spec.balancing {
+            Balancing::ConsistentHash => {
+                forward::hash_key(&pool.spec.hash_key, session.req_header(), ctx.client())
+            }
+            Balancing::RoundRobin => Vec::new(),
+        };
         let tried: &[Backend] = &ctx.tried;
         let Some(backend) = pool.select(&key, |b| tried.contains(b)) else {
             self.metrics
@@ -161,10 +167,13 @@ impl ProxyHttp for EdgeProxy {
         let mut code = 0;
         if let Some(rejection) = outcome.rejection {
             code = rejection.status();
-            if session.response_written().is_none()
-                && let Err(write) = self.reject(session, ctx, rejection).await
-            {
-                tracing::debug!(error = %write, "could not send the error page");
+            if session.response_written().is_none() {
+                // Pingora closes the client connection after a failed proxy attempt; say so,
+                // or a client reusing the connection races the close and sees a reset.
+                session.set_keepalive(None);
+                if let Err(write) = self.reject(session, ctx, rejection).await {
+                    tracing::debug!(error = %write, "could not send the error page");
+                }
             }
         }
         FailToProxy {

@@ -40,6 +40,8 @@ pub struct ServerSettings {
     pub shutdown_timeout: Duration,
     /// How often the file is checked for changes; `None` when watching is off.
     pub watch_interval: Option<Duration>,
+    /// Whether worker threads steal tasks from each other.
+    pub work_stealing: bool,
 }
 
 /// Why Vigie could not start.
@@ -96,6 +98,7 @@ impl ServerSettings {
                 Some(d) => Some(d.0),
                 None => Some(Duration::from_secs(2)),
             },
+            work_stealing: section.work_stealing.unwrap_or(false),
         }
     }
 }
@@ -119,6 +122,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
 
     let conf = ServerConf {
         threads: settings.threads,
+        work_stealing: settings.work_stealing,
         grace_period_seconds: Some(settings.grace_period.as_secs_f64().ceil() as u64),
         graceful_shutdown_timeout_seconds: Some(
             settings.shutdown_timeout.as_secs_f64().ceil() as u64

@@ -258,6 +258,11 @@ async fn failure_pages_404_502_504_and_bad_paths() {
 
     let resp = http.get(vigie.url("/down/x")).send().await.unwrap();
     assert_eq!(resp.status(), 502, "nothing listens on the backend");
+    assert_eq!(
+        resp.headers()["connection"],
+        "close",
+        "the connection is not reused after a failure"
+    );
     assert!(resp.text().await.unwrap().contains("Service injoignable"));
 
     let resp = http
@@ -393,4 +398,73 @@ async fn metrics_and_access_log_record_each_request() {
     assert!(line["bytes"].as_u64().unwrap() > 0);
     assert!(line["duration_ms"].as_f64().is_some());
     assert!(line["timestamp"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_bodies_pass_whole_and_never_count_as_request_heads() {
+    let ts = upstream("teleservices").await;
+    let ent = upstream("ent").await;
+    // An 8 KiB head limit, and bodies of 256 KiB full of blank lines and CRLFs.
+    let vigie = Vigie::start(&config(
+        &ts,
+        &ent,
+        "limits: { max_request_header_size: 8KiB }",
+    ));
+    let body = "\r\n\r\n".repeat(64 * 1024);
+    let e = echo(
+        client()
+            .post(vigie.url("/ts/depot"))
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(e["method"], "POST");
+    assert_eq!(e["body_len"], body.len());
+
+    // Chunked, then a second request on the same connection once the first is answered.
+    let mut s = tokio::net::TcpStream::connect(vigie.addr("public"))
+        .await
+        .unwrap();
+    let chunk = "x".repeat(100_000);
+    let post = format!(
+        "POST /ts/a HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{chunk}\r\n0\r\n\r\n",
+        chunk.len()
+    );
+    s.write_all(post.as_bytes()).await.unwrap();
+    let first = read_response(&mut s).await;
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    assert!(first.contains("\"body_len\":100000"), "{first}");
+    s.write_all(b"GET /ts/b HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let second = read_response(&mut s).await;
+    assert!(
+        second.starts_with("HTTP/1.1 200") && second.contains("\"path\":\"/b\""),
+        "{second}"
+    );
+}
+
+/// Reads one HTTP/1.1 response with a Content-Length body.
+async fn read_response(s: &mut tokio::net::TcpStream) -> String {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        tokio::time::timeout(Duration::from_secs(10), s.read_exact(&mut byte))
+            .await
+            .unwrap()
+            .unwrap();
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&buf).to_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("a content-length");
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).await.unwrap();
+    buf.extend_from_slice(&body);
+    String::from_utf8_lossy(&buf).into_owned()
 }

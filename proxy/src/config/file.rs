@@ -48,6 +48,9 @@ pub struct ServerSection {
     pub shutdown_timeout: Option<Duration>,
     /// How often the config file is checked for changes; `0s` turns watching off (default 2s).
     pub watch_interval: Option<Duration>,
+    /// Let idle worker threads take tasks from busy ones (default false: each thread serves
+    /// the connections it accepted, which measured ~15% less CPU per request here).
+    pub work_stealing: Option<bool>,
 }
 
 /// `logging:`

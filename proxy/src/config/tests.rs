@@ -48,6 +48,7 @@ fn good_config_loads_with_defaults() {
         c.server.watch_interval,
         Some(std::time::Duration::from_secs(2))
     );
+    assert!(!c.server.work_stealing, "no work stealing by default");
 }
 
 #[test]

@@ -29,6 +29,10 @@ pub struct Pool {
     pub spec: UpstreamSpec,
     balancer: Balancer,
     options: PeerOptions,
+    /// Keeps this pool's connections apart from every other pool's: Pingora's reuse key
+    /// ignores the CA bundle, so without it an upstream trusting another CA could be handed
+    /// a connection verified for a different upstream at the same address.
+    group_key: u64,
     next_check: Mutex<Instant>,
     checked: AtomicBool,
 }
@@ -67,6 +71,7 @@ impl Pool {
         };
         let pool = Pool {
             options: peer_options(&spec),
+            group_key: group_key(&spec),
             balancer,
             next_check: Mutex::new(Instant::now()),
             checked: AtomicBool::new(spec.health_check.is_none()),
@@ -91,6 +96,7 @@ impl Pool {
         };
         let mut peer = HttpPeer::new(addr, tls, sni);
         peer.options = self.options.clone();
+        peer.group_key = self.group_key;
         Some(peer)
     }
 
@@ -147,6 +153,19 @@ impl std::fmt::Debug for Pool {
             .field("name", &self.spec.name)
             .finish_non_exhaustive()
     }
+}
+
+/// A key unique to this upstream's name and TLS trust, for [`Pool::group_key`].
+fn group_key(spec: &UpstreamSpec) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    spec.name.hash(&mut h);
+    if let Some(tls) = &spec.tls {
+        tls.sni.hash(&mut h);
+        tls.verify.hash(&mut h);
+        tls.ca.as_ref().map(|(_, certs)| certs).hash(&mut h);
+    }
+    h.finish()
 }
 
 /// Connection options shared by every request to this upstream.
