@@ -52,7 +52,7 @@ impl EdgeProxy {
     ) -> Result<()> {
         ctx.rejection = Some(rejection);
         let wants_json = ctx.wants_json;
-        let page = rejection.render(ctx.request_id(), wants_json);
+        let page = rejection.render(ctx.request_id().as_str(), wants_json);
         respond(session, page).await
     }
 }

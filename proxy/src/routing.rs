@@ -111,7 +111,11 @@ impl Routes {
     pub fn select<'a>(&'a self, host: Option<&str>, path: &str) -> Option<&'a Arc<Route>> {
         let first = |list: &'a [Arc<Route>]| list.iter().find(move |r| r.matches(path));
         if let Some(host) = host.map(host_without_port) {
-            let host = host.to_ascii_lowercase();
+            let host: std::borrow::Cow<'_, str> = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+                host.to_ascii_lowercase().into()
+            } else {
+                host.into()
+            };
             let host = host.trim_end_matches('.');
             if let Some(r) = self.exact.get(host).and_then(|l| first(l)) {
                 return Some(r);

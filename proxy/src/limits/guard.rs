@@ -29,7 +29,7 @@ use pingora::protocols::{
 use pingora::protocols::{SocketDigest, TimingDigest};
 use prometheus::{IntCounter, IntGauge};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::{Sleep, sleep};
+use tokio::time::{Instant, Sleep, sleep_until};
 
 /// What the guard enforces on one connection, taken from the config generation current
 /// when the connection was accepted.
@@ -75,6 +75,11 @@ pub struct Guarded {
     inner: Stream,
     policy: Arc<HeaderPolicy>,
     phase: Phase,
+    /// When the current wait must end: the first request's arrival, or a head in progress.
+    /// Between later requests Pingora's own keep-alive timeout applies.
+    deadline: Option<Instant>,
+    /// Armed only when a read would block while a deadline applies, so a request whose head
+    /// arrives in one read costs no timer operation.
     timer: Option<Pin<Box<Sleep>>>,
     request_done: AtomicBool,
 }
@@ -103,17 +108,14 @@ impl Guarded {
     pub fn new(inner: Stream, policy: Arc<HeaderPolicy>) -> Guarded {
         policy.counters.active_connections.inc();
         let h2 = matches!(inner.selected_alpn_proto(), Some(ALPN::H2));
-        let mut guarded = Guarded {
-            inner,
+        Guarded {
             phase: if h2 { Phase::Passthrough } else { Phase::Idle },
+            deadline: (!h2).then(|| Instant::now() + policy.idle_timeout),
             timer: None,
             request_done: AtomicBool::new(false),
+            inner,
             policy,
-        };
-        if !h2 {
-            guarded.arm(guarded.policy.idle_timeout);
         }
-        guarded
     }
 
     /// Called by the proxy when a request on this connection is finished: the next bytes
@@ -122,17 +124,21 @@ impl Guarded {
         self.request_done.store(true, Ordering::Release);
     }
 
-    fn arm(&mut self, after: Duration) {
-        match &mut self.timer {
-            Some(t) => t.as_mut().reset(tokio::time::Instant::now() + after),
-            None => self.timer = Some(Box::pin(sleep(after))),
-        }
-    }
-
-    fn timer_fired(&mut self, cx: &mut Context<'_>) -> bool {
-        self.timer
-            .as_mut()
-            .is_some_and(|t| t.as_mut().poll(cx).is_ready())
+    /// Whether the current deadline has passed; otherwise makes sure `cx` is woken at it.
+    fn deadline_passed(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(deadline) = self.deadline else {
+            return false;
+        };
+        let timer = match &mut self.timer {
+            Some(t) => {
+                if t.deadline() != deadline {
+                    t.as_mut().reset(deadline);
+                }
+                t
+            }
+            None => self.timer.insert(Box::pin(sleep_until(deadline))),
+        };
+        timer.as_mut().poll(cx).is_ready()
     }
 
     fn refuse(&mut self, response: Bytes, reason: &'static str) {
@@ -161,6 +167,7 @@ impl Guarded {
                     break;
                 }
                 self.phase = Phase::Body;
+                self.deadline = None;
                 return;
             }
         }
@@ -219,7 +226,6 @@ impl AsyncRead for Guarded {
         let this = self.get_mut();
         if matches!(this.phase, Phase::Body) && this.request_done.swap(false, Ordering::AcqRel) {
             this.phase = Phase::Idle;
-            this.arm(this.policy.idle_timeout);
         }
         match this.phase {
             Phase::Passthrough | Phase::Body => Pin::new(&mut this.inner).poll_read(cx, buf),
@@ -237,7 +243,7 @@ impl AsyncRead for Guarded {
                                 seen: 0,
                                 newlines: 0,
                             };
-                            this.arm(this.policy.head_timeout);
+                            this.deadline = Some(Instant::now() + this.policy.head_timeout);
                         }
                         this.scan_head(new);
                         if matches!(this.phase, Phase::Refusing { .. }) {
@@ -248,7 +254,7 @@ impl AsyncRead for Guarded {
                     }
                     Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
                     Poll::Pending => {
-                        if !this.timer_fired(cx) {
+                        if !this.deadline_passed(cx) {
                             return Poll::Pending;
                         }
                         if matches!(this.phase, Phase::Idle) {

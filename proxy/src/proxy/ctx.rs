@@ -64,7 +64,7 @@ impl RequestCtx {
         session.set_keepalive(Some(limits.keepalive_timeout.as_secs().max(1)));
         let req = session.req_header();
         self.request_id = Some(RequestId::accept_or_generate(
-            req.headers.get(request_id::HEADER).map(|v| v.as_bytes()),
+            req.headers.get(request_id::HEADER),
         ));
         self.wants_json =
             pages::wants_json(req.headers.get(http::header::ACCEPT).map(|v| v.as_bytes()));
@@ -89,10 +89,8 @@ impl RequestCtx {
     }
 
     /// The request id (generated on the spot if the request never reached `begin`).
-    pub fn request_id(&mut self) -> &str {
-        self.request_id
-            .get_or_insert_with(RequestId::generate)
-            .as_str()
+    pub fn request_id(&mut self) -> &RequestId {
+        self.request_id.get_or_insert_with(RequestId::generate)
     }
 
     /// Forwarding facts, once `begin` ran.
@@ -120,9 +118,9 @@ impl RequestCtx {
         route_metrics.observe(status, elapsed);
         if self.generation.config.logging.access_log {
             let req = session.req_header();
-            let request_id = self.request_id().to_string();
+            let request_id = self.request_id().clone();
             AccessRecord {
-                request_id: &request_id,
+                request_id: request_id.as_str(),
                 route: self.route.as_ref().map_or("", |r| r.spec.name.as_str()),
                 client: self.client(),
                 method: req.method.as_str(),

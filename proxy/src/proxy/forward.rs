@@ -103,8 +103,7 @@ pub(super) fn upstream_request(req: &mut RequestHeader, ctx: &mut RequestCtx) ->
     for name in FORWARDING_HEADERS {
         req.remove_header(*name);
     }
-    let request_id = ctx.request_id().to_string();
-    req.insert_header(request_id::HEADER, request_id)?;
+    req.insert_header(request_id::HEADER, ctx.request_id().header_value())?;
     if let Some(f) = ctx.forwarded() {
         if !f.peer_trusted {
             req.remove_header("forwarded");
@@ -143,8 +142,7 @@ pub(super) fn client_response(resp: &mut ResponseHeader, ctx: &mut RequestCtx) -
             resp.remove_header(name);
         }
     }
-    let request_id = ctx.request_id().to_string();
-    resp.insert_header(request_id::HEADER, request_id)?;
+    resp.insert_header(request_id::HEADER, ctx.request_id().header_value())?;
     if let Some(route) = &ctx.route {
         route.spec.response_headers.apply_to_response(resp)?;
     }
