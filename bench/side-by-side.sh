@@ -120,7 +120,7 @@ logging: { access_log: false, level: warn }
 listeners: [{ name: public, address: "$VIGIE" }]
 admin: { address: "$VIGIE_ADMIN" }
 upstreams: { up: { backends: ["$UPSTREAM"] } }
-routes: [{ name: all, path_prefix: /, upstream: up }]
+routes: [{ name: all, path_prefix: /, upstream: up, access: public }]
 CONF
 sed 's/access_log: false/access_log: true/' "$work/vigie.yaml" > "$work/vigie-logged.yaml"
 

@@ -20,15 +20,17 @@ fn config() -> String {
     for i in 0..20 {
         for prefix in ["/", "/api", "/api/v2/eleves"] {
             routes.push_str(&format!(
-                "  - name: r{i}{}\n    hosts: [\"ent{i}.ac-nantes.fr\"]\n    path_prefix: {prefix}\n    upstream: u\n",
+                "  - name: r{i}{}\n    hosts: [\"ent{i}.ac-nantes.fr\"]\n    path_prefix: {prefix}\n    upstream: u\n    access: public\n",
                 prefix.replace('/', "-")
             ));
         }
     }
     routes.push_str(
-        "  - name: wild\n    hosts: [\"*.ac-rennes.fr\"]\n    path_prefix: /\n    upstream: u\n",
+        "  - name: wild\n    hosts: [\"*.ac-rennes.fr\"]\n    path_prefix: /\n    upstream: u\n    access: public\n",
     );
-    routes.push_str("  - name: ts\n    path_prefix: /teleservices\n    upstream: u\n");
+    routes.push_str(
+        "  - name: ts\n    path_prefix: /teleservices\n    upstream: u\n    access: public\n",
+    );
     format!(
         "listeners:\n  - name: p\n    address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\n\
          trusted_proxies: [10.0.0.0/8]\nupstreams:\n  u:\n    backends: [\"127.0.0.1:9101\"]\nroutes:\n{routes}"

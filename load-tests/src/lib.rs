@@ -2,4 +2,7 @@
 //!
 //! [`upstream`] is a small HTTP/1.1 and HTTP/2 server playing a teleservice or an ENT.
 
+pub mod idp;
+pub mod keys;
+pub mod serve;
 pub mod upstream;

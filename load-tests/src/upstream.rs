@@ -21,9 +21,7 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -52,20 +50,9 @@ impl Upstream {
             requests: AtomicU64::new(0),
         });
         let serving = state.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, peer)) = listener.accept().await else {
-                    continue;
-                };
-                let state = serving.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req| handle(state.clone(), peer, req));
-                    let _ = auto::Builder::new(TokioExecutor::new())
-                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let handler: crate::serve::Handler =
+            Arc::new(move |peer, req| Box::pin(handle(serving.clone(), peer, req)));
+        crate::serve::spawn(listener, None, handler);
         Ok(Upstream { addr, state })
     }
 

@@ -76,8 +76,12 @@ impl AdminApp {
         if !self.readiness.signals.load(Ordering::Acquire) {
             reasons.push("starting".to_string());
         }
-        for name in self.generations.current().unready_upstreams() {
+        let generation = self.generations.current();
+        for name in generation.unready_upstreams() {
             reasons.push(format!("upstream {name:?} has no healthy backend"));
+        }
+        for name in generation.providers_without_keys() {
+            reasons.push(format!("identity provider {name:?} has no keys yet"));
         }
         reasons
     }

@@ -16,6 +16,8 @@ pub(crate) use error::Problems;
 pub use error::{ConfigError, ConfigErrors};
 pub use values::Duration;
 
+use crate::auth::IdentitySettings;
+use crate::auth::provider::ProviderSpec;
 use crate::forwarded::TrustedProxies;
 use crate::limits::Limits;
 use crate::listeners::{AdminSpec, ListenerSpec};
@@ -48,6 +50,10 @@ pub struct Config {
     pub upstreams: BTreeMap<String, UpstreamSpec>,
     /// `routes:`, in file order.
     pub routes: Vec<RouteSpec>,
+    /// `identity_providers:`, by name.
+    pub providers: BTreeMap<String, ProviderSpec>,
+    /// `identity:`
+    pub identity: IdentitySettings,
 }
 
 /// Reads and validates the file at `path`. Relative paths inside it start at its folder.
@@ -86,6 +92,24 @@ pub fn parse(text: &str, file: Option<&Path>, base: &Path) -> Result<Config, Con
     let raw = parsed.map_err(|e| error::from_yaml(file, error_path, &e))?;
     let mut problems = Problems::new(file);
     let upstreams = UpstreamSpec::from_file(&raw.upstreams, base, &mut problems);
+    let providers: BTreeMap<String, ProviderSpec> = raw
+        .identity_providers
+        .iter()
+        .map(|(name, p)| {
+            (
+                name.clone(),
+                ProviderSpec::from_file(name, p, base, &mut problems),
+            )
+        })
+        .collect();
+    let identity = IdentitySettings::from_file(&raw.identity, base, &mut problems);
+    let routes = RouteSpec::from_file(
+        &raw.routes,
+        &upstreams,
+        &providers,
+        &identity,
+        &mut problems,
+    );
     let config = Config {
         source: file.map(Path::to_path_buf),
         server: ServerSettings::from_file(&raw.server, &mut problems),
@@ -94,8 +118,10 @@ pub fn parse(text: &str, file: Option<&Path>, base: &Path) -> Result<Config, Con
         admin: AdminSpec::from_file(&raw.admin),
         limits: Limits::from_file(&raw.limits, &mut problems),
         trusted_proxies: TrustedProxies::new(&raw.trusted_proxies),
-        routes: RouteSpec::from_file(&raw.routes, &upstreams, &mut problems),
+        routes,
         upstreams,
+        providers,
+        identity,
     };
     problems.finish(config)
 }

@@ -5,6 +5,7 @@
 //! (`proxy`), the failure pages (`pages`), the metrics and the reload machinery.
 
 pub mod admin;
+pub mod auth;
 pub mod check;
 pub mod cli;
 pub mod config;

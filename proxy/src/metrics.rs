@@ -40,6 +40,11 @@ pub struct Metrics {
     /// Unix time of the last successful (re)load.
     pub config_loaded_at: Gauge,
     header_rejections: IntCounterVec,
+    jwks_fetches: IntCounterVec,
+    jwks_unknown_kid: IntCounterVec,
+    jwks_key_age: prometheus::GaugeVec,
+    token_cache: IntCounterVec,
+    auth_failures: IntCounterVec,
 }
 
 /// Handles for one route's series.
@@ -122,6 +127,41 @@ impl Metrics {
             ),
             &["reason"],
         )?;
+        let jwks_fetches = IntCounterVec::new(
+            Opts::new(
+                "jwks_fetches_total",
+                "Key set fetches, by identity provider and result (success, failure).",
+            ),
+            &["provider", "result"],
+        )?;
+        let jwks_unknown_kid = IntCounterVec::new(
+            Opts::new(
+                "jwks_unknown_kid_total",
+                "Tokens naming a key id the provider's key set lacks.",
+            ),
+            &["provider"],
+        )?;
+        let jwks_key_age = prometheus::GaugeVec::new(
+            Opts::new(
+                "jwks_key_age_seconds",
+                "Seconds since the provider's keys were fetched.",
+            ),
+            &["provider"],
+        )?;
+        let token_cache = IntCounterVec::new(
+            Opts::new(
+                "token_cache_lookups_total",
+                "Verified-token cache lookups, by result (hit, miss).",
+            ),
+            &["result"],
+        )?;
+        let auth_failures = IntCounterVec::new(
+            Opts::new(
+                "auth_failures_total",
+                "Requests refused by authentication, by route and reason.",
+            ),
+            &["route", "reason"],
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new("build_info", "Always 1; labels describe the build."),
             &["version"],
@@ -140,6 +180,11 @@ impl Metrics {
         reg(Box::new(config_loaded_at.clone()))?;
         reg(Box::new(header_rejections.clone()))?;
         reg(Box::new(build_info))?;
+        reg(Box::new(jwks_fetches.clone()))?;
+        reg(Box::new(jwks_unknown_kid.clone()))?;
+        reg(Box::new(jwks_key_age.clone()))?;
+        reg(Box::new(token_cache.clone()))?;
+        reg(Box::new(auth_failures.clone()))?;
         Ok(Arc::new(Metrics {
             registry,
             requests,
@@ -152,6 +197,11 @@ impl Metrics {
             config_generation,
             config_loaded_at,
             header_rejections,
+            jwks_fetches,
+            jwks_unknown_kid,
+            jwks_key_age,
+            token_cache,
+            auth_failures,
         }))
     }
 
@@ -206,6 +256,29 @@ impl Metrics {
     /// The counter of request heads refused for `reason`.
     pub fn header_rejections(&self, reason: &str) -> IntCounter {
         self.header_rejections.with_label_values(&[reason])
+    }
+
+    /// Handles for one identity provider's key metrics.
+    pub fn key_metrics(&self, provider: &str) -> crate::auth::store::KeyMetrics {
+        crate::auth::store::KeyMetrics {
+            fetched: self.jwks_fetches.with_label_values(&[provider, "success"]),
+            failed: self.jwks_fetches.with_label_values(&[provider, "failure"]),
+            unknown_kid: self.jwks_unknown_kid.with_label_values(&[provider]),
+            age: self.jwks_key_age.with_label_values(&[provider]),
+        }
+    }
+
+    /// Hit and miss counters of the verified-token caches.
+    pub fn token_cache_counters(&self) -> crate::auth::token_cache::CacheCounters {
+        crate::auth::token_cache::CacheCounters {
+            hits: self.token_cache.with_label_values(&["hit"]),
+            misses: self.token_cache.with_label_values(&["miss"]),
+        }
+    }
+
+    /// Counts a request refused by authentication on `route` for `reason`.
+    pub fn auth_failure(&self, route: &str, reason: &str) {
+        self.auth_failures.with_label_values(&[route, reason]).inc();
     }
 
     /// The Prometheus text exposition of every metric.

@@ -5,6 +5,10 @@
 use askama::Template;
 use bytes::Bytes;
 
+use std::sync::Arc;
+
+use crate::auth::verify::VerifyError;
+use crate::auth::{AuthFailure, Denial};
 use crate::routing::PathError;
 
 /// The service name shown in page headers.
@@ -13,7 +17,7 @@ const SERVICE: &str = "Services en ligne de l'Éducation nationale";
 const RETRY_AFTER_SECS: u32 = 5;
 
 /// Why Vigie answers a request itself instead of passing the upstream's answer on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rejection {
     /// No route serves this host and path.
     NoRoute,
@@ -33,6 +37,23 @@ pub enum Rejection {
     BadRequest,
     /// A fault in Vigie itself.
     Internal,
+    /// No acceptable credential (401, with a `WWW-Authenticate` challenge).
+    Unauthenticated(Challenge),
+    /// Authenticated, but this profile may not enter (403).
+    Forbidden,
+}
+
+/// The RFC 6750 / RFC 9470 challenge of a 401.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Challenge {
+    /// No credential was sent.
+    Missing,
+    /// The credential is not a single Bearer token.
+    InvalidRequest,
+    /// The token is refused; the description says why without naming internals.
+    InvalidToken(&'static str),
+    /// A stronger authentication is needed: these `acr` values would do.
+    InsufficientAcr(Arc<str>),
 }
 
 /// A rendered answer.
@@ -68,7 +89,7 @@ struct ErrorPage<'a> {
 
 impl Rejection {
     /// The HTTP status answered.
-    pub fn status(self) -> u16 {
+    pub fn status(&self) -> u16 {
         match self {
             Rejection::NoRoute => 404,
             Rejection::BadPath(_) | Rejection::BadRequest => 400,
@@ -78,10 +99,12 @@ impl Rejection {
             Rejection::HeadTooLarge => 431,
             Rejection::ClientTooSlow => 408,
             Rejection::Internal => 500,
+            Rejection::Unauthenticated(_) => 401,
+            Rejection::Forbidden => 403,
         }
     }
 
-    fn text(self) -> Text {
+    fn text(&self) -> Text {
         let t = |slug, title, lead, detail| Text {
             slug,
             title,
@@ -99,7 +122,7 @@ impl Rejection {
                 "adresse-invalide",
                 "Adresse invalide",
                 "L'adresse demandée n'est pas valide.",
-                path_error_fr(e),
+                path_error_fr(*e),
             ),
             Rejection::BadRequest => t(
                 "requete-invalide",
@@ -137,6 +160,24 @@ impl Rejection {
                 "Votre navigateur a mis trop de temps à envoyer sa requête.",
                 "Vérifiez votre connexion puis réessayez.",
             ),
+            Rejection::Unauthenticated(Challenge::InsufficientAcr(_)) => t(
+                "authentification-insuffisante",
+                "Authentification renforcée requise",
+                "Ce service demande un niveau d'authentification plus élevé.",
+                "Identifiez-vous avec un moyen d'authentification plus fort, puis réessayez.",
+            ),
+            Rejection::Unauthenticated(_) => t(
+                "authentification-requise",
+                "Authentification requise",
+                "Vous devez vous identifier pour accéder à ce service.",
+                "Votre session a peut-être expiré : identifiez-vous de nouveau, puis réessayez.",
+            ),
+            Rejection::Forbidden => t(
+                "acces-refuse",
+                "Accès refusé",
+                "Votre profil ne permet pas d'accéder à ce service.",
+                "Si vous pensez qu'il s'agit d'une erreur, contactez votre établissement.",
+            ),
             Rejection::Internal => t(
                 "erreur-interne",
                 "Erreur inattendue",
@@ -147,7 +188,7 @@ impl Rejection {
     }
 
     /// Renders the answer for a client, as JSON when it asked for it.
-    pub fn render(self, request_id: &str, wants_json: bool) -> Page {
+    pub fn render(&self, request_id: &str, wants_json: bool) -> Page {
         let status = self.status();
         let text = self.text();
         let mut headers = vec![
@@ -157,6 +198,9 @@ impl Rejection {
         ];
         if status == 503 {
             headers.push(("retry-after", RETRY_AFTER_SECS.to_string()));
+        }
+        if let Rejection::Unauthenticated(challenge) = self {
+            headers.push(("www-authenticate", challenge.header()));
         }
         let body = if wants_json {
             headers.push(("content-type", "application/problem+json".into()));
@@ -194,7 +238,7 @@ impl Rejection {
 
     /// A complete HTTP/1.1 response closing the connection, for answers given before a
     /// request could be parsed (see `limits::guard`).
-    pub fn raw_http1(self) -> Bytes {
+    pub fn raw_http1(&self) -> Bytes {
         let page = self.render("-", false);
         let mut out = format!("HTTP/1.1 {} {}\r\n", page.status, reason(page.status));
         for (name, value) in &page.headers {
@@ -207,6 +251,44 @@ impl Rejection {
         let mut bytes = out.into_bytes();
         bytes.extend_from_slice(&page.body);
         bytes.into()
+    }
+}
+
+// === impl Challenge ===
+
+impl Challenge {
+    /// The `WWW-Authenticate` value.
+    pub fn header(&self) -> String {
+        match self {
+            Challenge::Missing => r#"Bearer realm="vigie""#.into(),
+            Challenge::InvalidRequest => r#"Bearer realm="vigie", error="invalid_request""#.into(),
+            Challenge::InvalidToken(why) => {
+                format!(r#"Bearer realm="vigie", error="invalid_token", error_description="{why}""#)
+            }
+            Challenge::InsufficientAcr(acr) => format!(
+                r#"Bearer realm="vigie", error="insufficient_user_authentication", error_description="a stronger authentication is required", acr_values="{acr}""#
+            ),
+        }
+    }
+}
+
+impl From<&AuthFailure> for Rejection {
+    fn from(failure: &AuthFailure) -> Rejection {
+        match failure {
+            AuthFailure::Missing => Rejection::Unauthenticated(Challenge::Missing),
+            AuthFailure::InvalidRequest => Rejection::Unauthenticated(Challenge::InvalidRequest),
+            AuthFailure::InvalidToken(e) => {
+                Rejection::Unauthenticated(Challenge::InvalidToken(match e {
+                    VerifyError::Expired => "the token has expired",
+                    VerifyError::NotYetValid => "the token is not valid yet",
+                    _ => "the token is invalid",
+                }))
+            }
+            AuthFailure::Denied(Denial::Profile) => Rejection::Forbidden,
+            AuthFailure::Denied(Denial::Acr { acceptable }) => {
+                Rejection::Unauthenticated(Challenge::InsufficientAcr(acceptable.clone()))
+            }
+        }
     }
 }
 

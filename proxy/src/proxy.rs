@@ -12,6 +12,7 @@ mod failure;
 mod forward;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -23,6 +24,7 @@ use pingora::{Error, ErrorType, Result};
 pub use app::EdgeApp;
 pub use ctx::RequestCtx;
 
+use crate::auth::Access;
 use crate::config::file::Balancing;
 use crate::metrics::{Metrics, UpstreamError};
 use crate::pages::{Page, Rejection};
@@ -50,9 +52,9 @@ impl EdgeProxy {
         ctx: &mut RequestCtx,
         rejection: Rejection,
     ) -> Result<()> {
-        ctx.rejection = Some(rejection);
         let wants_json = ctx.wants_json;
         let page = rejection.render(ctx.request_id().as_str(), wants_json);
+        ctx.rejection = Some(rejection);
         respond(session, page).await
     }
 }
@@ -67,14 +69,37 @@ impl ProxyHttp for EdgeProxy {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.begin(session);
-        match forward::admit(&ctx.generation, session.req_header()) {
-            Ok(admitted) => {
-                ctx.route = Some(admitted.route);
-                ctx.upstream_path = admitted.upstream_path;
-                Ok(false)
-            }
+        let generation = ctx.generation.clone();
+        if let Some(jwks) = forward::jwks_request(&generation, session.req_header()) {
+            respond(session, jwks).await?;
+            return Ok(true);
+        }
+        let admitted = match forward::admit(&generation, session.req_header()) {
+            Ok(admitted) => admitted,
             Err(rejection) => {
                 self.reject(session, ctx, rejection).await?;
+                return Ok(true);
+            }
+        };
+        ctx.route = Some(admitted.route.clone());
+        ctx.upstream_path = admitted.upstream_path;
+        let Access::Protected(rule) = &admitted.route.spec.access else {
+            return Ok(false);
+        };
+        let headers = &session.req_header().headers;
+        match generation
+            .auth
+            .authenticate(rule, headers, unix_now(), Instant::now())
+            .await
+        {
+            Ok(who) => {
+                ctx.identity = Some(who);
+                Ok(false)
+            }
+            Err(failure) => {
+                self.metrics
+                    .auth_failure(&admitted.route.spec.name, failure.reason());
+                self.reject(session, ctx, Rejection::from(&failure)).await?;
                 Ok(true)
             }
         }
@@ -160,7 +185,7 @@ impl ProxyHttp for EdgeProxy {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
-        let outcome = failure::classify(e, ctx.rejection);
+        let outcome = failure::classify(e, ctx.rejection.as_ref());
         if let (Some(kind), Some(route)) = (outcome.upstream_error, &ctx.route) {
             self.metrics.upstream_error(&route.upstream.spec.name, kind);
         }
@@ -185,6 +210,13 @@ impl ProxyHttp for EdgeProxy {
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         ctx.finish(session);
     }
+}
+
+/// Seconds since the Unix epoch: the clock tokens are checked against.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Writes a complete local answer (no body for HEAD).

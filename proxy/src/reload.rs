@@ -16,6 +16,8 @@ use arc_swap::ArcSwap;
 pub use reloader::Reloader;
 pub(crate) use reloader::unix_now;
 
+use crate::auth::provider::Provider;
+use crate::auth::{Access, Authenticator};
 use crate::config::Config;
 use crate::forwarded::TrustedProxies;
 use crate::limits::Limits;
@@ -44,6 +46,8 @@ pub struct Generation {
     pub head_policy: Arc<HeaderPolicy>,
     /// Metric handles for requests no route matched.
     pub unrouted: Arc<RouteMetrics>,
+    /// Identity providers, token verification, access rules, identity headers.
+    pub auth: Arc<Authenticator>,
 }
 
 /// The current generation, swapped atomically.
@@ -84,6 +88,7 @@ impl Generation {
                 let upstream = upstreams.get(&spec.upstream)?.clone();
                 Some(Arc::new(Route {
                     metrics: metrics.for_route(&spec.name),
+                    audience: spec.upstream.as_str().into(),
                     spec: spec.clone(),
                     upstream,
                 }))
@@ -101,7 +106,9 @@ impl Generation {
                 too_slow: metrics.header_rejections("too_slow"),
             },
         });
+        let auth = Arc::new(build_auth(&config, previous, metrics));
         Generation {
+            auth,
             id,
             routes: Routes::new(routes),
             upstreams,
@@ -111,6 +118,25 @@ impl Generation {
             unrouted: metrics.for_route(NO_ROUTE),
             config,
         }
+    }
+
+    /// Identity providers some route accepts whose keys were never loaded.
+    pub fn providers_without_keys(&self) -> Vec<&str> {
+        let used: std::collections::BTreeSet<&str> = self
+            .config
+            .routes
+            .iter()
+            .filter_map(|r| match &r.access {
+                Access::Protected(rule) => Some(rule.bearer.iter().map(String::as_str)),
+                Access::Public => None,
+            })
+            .flatten()
+            .collect();
+        self.auth
+            .providers_without_keys()
+            .into_iter()
+            .filter(|p| used.contains(p))
+            .collect()
     }
 
     /// Whether every upstream some route uses has a healthy backend; the names that don't.
@@ -125,6 +151,37 @@ impl Generation {
             .filter(|name| !self.upstreams.get(*name).is_some_and(|p| p.is_ready()))
             .collect()
     }
+}
+
+/// The authenticator of a new generation: providers whose settings (and the token cache
+/// settings) did not change are carried over with their keys and verified tokens.
+fn build_auth(config: &Config, previous: Option<&Generation>, metrics: &Metrics) -> Authenticator {
+    let same_cache =
+        previous.is_some_and(|p| p.config.identity.token_cache == config.identity.token_cache);
+    let providers = config
+        .providers
+        .iter()
+        .map(|(name, spec)| {
+            let reused = previous
+                .filter(|_| same_cache)
+                .and_then(|p| p.auth.providers.get(name))
+                .filter(|p| p.spec == *spec)
+                .cloned();
+            let provider = reused.unwrap_or_else(|| {
+                let tokens = Provider::token_cache(
+                    &config.identity.token_cache,
+                    metrics.token_cache_counters(),
+                );
+                Arc::new(Provider::build(
+                    spec.clone(),
+                    metrics.key_metrics(name),
+                    tokens,
+                ))
+            });
+            (name.clone(), provider)
+        })
+        .collect();
+    Authenticator::new(providers, &config.identity)
 }
 
 // === impl Generations ===

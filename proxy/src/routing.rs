@@ -28,6 +28,8 @@ pub struct Route {
     pub upstream: Arc<Pool>,
     /// This route's request counters and latency histogram.
     pub metrics: Arc<RouteMetrics>,
+    /// Audience of the identity assertions sent upstream (the upstream's name).
+    pub audience: Arc<str>,
 }
 
 /// Every route of a config generation, indexed for [`Routes::select`].

@@ -188,6 +188,10 @@ pub fn run(config: Config) -> Result<(), StartError> {
     server.add_service(proxy);
     server.add_service(admin);
     server.add_service(background_service(
+        "identity provider keys",
+        crate::auth::refresher::KeyRefresher::new(generations.clone()),
+    ));
+    server.add_service(background_service(
         "health checks",
         HealthChecker::new(generations.clone(), metrics.clone()),
     ));

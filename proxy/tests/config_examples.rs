@@ -8,7 +8,9 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use jsonwebtoken::Algorithm;
 use support::{Certs, TempDir};
+use vigie_load_tests::keys::TestKey;
 
 fn config_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../config")
@@ -23,6 +25,15 @@ fn prepare(name: &str) -> TempDir {
         dir.write("tls/vigie.pem", &certs.cert_pem);
         dir.write("tls/vigie.key", &certs.key_pem);
         dir.write("tls/ca.pem", &certs.ca_pem);
+        std::fs::create_dir_all(dir.path().join("keys")).unwrap();
+        dir.write(
+            "keys/assertion.pem",
+            &TestKey::generate(Algorithm::ES256, "a").pem,
+        );
+        dir.write(
+            "keys/assertion-next.pem",
+            &TestKey::generate(Algorithm::ES256, "b").pem,
+        );
     }
     dir
 }
@@ -87,7 +98,7 @@ fn check_lists_every_error_and_exits_2() {
         "broken.yaml",
         "listeners:\n  - name: public\n    address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\n\
          upstreams:\n  teleservices:\n    backends: [\"127.0.0.1:9101\"]\n  ent-rennes:\n    backends: [\"127.0.0.1:9201\"]\n\
-         routes:\n  - name: a\n    path_prefix: /\n    upstream: ent-nantes\n  - name: b\n    path_prefix: /\n    upstream: teleservices\n",
+         routes:\n  - name: a\n    path_prefix: /\n    upstream: ent-nantes\n    access: public\n  - name: b\n    path_prefix: /\n    upstream: teleservices\n    access: public\n",
     );
     let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
         .args(["check", "-c"])
@@ -101,7 +112,7 @@ fn check_lists_every_error_and_exits_2() {
         "{stderr}"
     );
     assert!(
-        stderr.contains(":15:11: routes[1]: duplicate route: any host with path_prefix \"/\""),
+        stderr.contains(":16:11: routes[1]: duplicate route: any host with path_prefix \"/\""),
         "{stderr}"
     );
     assert!(stderr.contains("2 error(s); nothing started"), "{stderr}");

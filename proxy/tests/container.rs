@@ -30,7 +30,7 @@ async fn health_subcommand_reports_liveness() {
     let up = upstream("ts").await;
     let vigie = Vigie::start(&format!(
         "listeners:\n  - name: public\n    address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\n\
-         upstreams:\n  ts:\n    backends: [\"{}\"]\nroutes:\n  - name: ts\n    path_prefix: /\n    upstream: ts\n",
+         upstreams:\n  ts:\n    backends: [\"{}\"]\nroutes:\n  - name: ts\n    path_prefix: /\n    upstream: ts\n    access: public\n",
         up.addr
     ));
     let health = |address: String, path: &str| {

@@ -31,6 +31,7 @@ routes:
   - name: ts
     path_prefix: /
     upstream: ts
+    access: public
 "#
     )
 }

@@ -34,6 +34,7 @@ routes:
   - name: teleservices
     path_prefix: /ts
     upstream: teleservices
+    access: public
     rewrite_prefix: /
     request_headers:
       add: {{ X-Teleservice: livret }}
@@ -45,12 +46,15 @@ routes:
     hosts: ["ent.localhost"]
     path_prefix: /
     upstream: ent
+    access: public
   - name: bourses
     path_prefix: /ts/bourses
     upstream: ent
+    access: public
   - name: down
     path_prefix: /down
     upstream: nowhere
+    access: public
 "#,
         ts = ts.addr,
         ent = ent.addr

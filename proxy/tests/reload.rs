@@ -30,6 +30,7 @@ routes:
   - name: main
     path_prefix: /
     upstream: a
+    access: public
     response_headers:
       add: {{ X-Config: {label} }}
 "#,
@@ -37,7 +38,7 @@ routes:
     )
 }
 
-const INVALID: &str = "listeners:\n  - name: public\n    address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\nupstreams: {}\nroutes:\n  - name: main\n    path_prefix: /\n    upstream: missing\n";
+const INVALID: &str = "listeners:\n  - name: public\n    address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\nupstreams: {}\nroutes:\n  - name: main\n    path_prefix: /\n    upstream: missing\n    access: public\n";
 
 async fn label(vigie: &Vigie, path: &str) -> String {
     let resp = client().get(vigie.url(path)).send().await.unwrap();

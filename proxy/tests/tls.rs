@@ -30,6 +30,7 @@ routes:
   - name: ts
     path_prefix: /
     upstream: ts
+    access: public
 "#
     )
 }

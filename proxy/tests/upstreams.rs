@@ -34,8 +34,8 @@ upstreams:
     balancing: consistent_hash
     hash_key: header:X-Eleve
 routes:
-  - {{ name: rr, path_prefix: /rr, upstream: rr }}
-  - {{ name: sticky, path_prefix: /sticky, upstream: sticky }}
+  - {{ name: rr, path_prefix: /rr, upstream: rr, access: public }}
+  - {{ name: sticky, path_prefix: /sticky, upstream: sticky, access: public }}
 "#,
         one = one.addr,
         two = two.addr
@@ -76,7 +76,7 @@ async fn https_to_backends_verifies_sni_and_ca() {
         &format!(
             "listeners:\n  - name: secure\n    address: 127.0.0.1:0\n    tls: {{ certificate: cert.pem, private_key: key.pem }}\n\
              admin: {{ address: \"127.0.0.1:0\" }}\nupstreams:\n  e: {{ backends: [\"{}\"] }}\n\
-             routes: [{{ name: e, path_prefix: /, upstream: e }}]\n",
+             routes: [{{ name: e, path_prefix: /, upstream: e, access: public }}]\n",
             echo.addr
         ),
     );
@@ -104,9 +104,9 @@ upstreams:
     backends: ["{backend_addr}"]
     tls: {{ sni: teleservices.example, ca_file: backend-ca.pem }}
 routes:
-  - {{ name: good, path_prefix: /good, upstream: good }}
-  - {{ name: wrong-ca, path_prefix: /wrong-ca, upstream: wrong-ca }}
-  - {{ name: wrong-name, path_prefix: /wrong-name, upstream: wrong-name }}
+  - {{ name: good, path_prefix: /good, upstream: good, access: public }}
+  - {{ name: wrong-ca, path_prefix: /wrong-ca, upstream: wrong-ca, access: public }}
+  - {{ name: wrong-name, path_prefix: /wrong-name, upstream: wrong-name, access: public }}
 "#
         ),
     );

@@ -8,6 +8,10 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+mod identity;
+
+pub use identity::*;
+
 use super::values::{ByteSize, Cidr, Duration, HeaderName, HeaderValue, ListenAddr};
 
 /// The whole file.
@@ -32,6 +36,12 @@ pub struct FileConfig {
     pub limits: LimitsSection,
     /// Named pools of backends.
     pub upstreams: Spanned<BTreeMap<String, UpstreamSection>>,
+    /// Identity providers whose tokens are accepted, by name.
+    #[serde(default)]
+    pub identity_providers: BTreeMap<String, ProviderSection>,
+    /// What Vigie tells upstreams about the identity, and how.
+    #[serde(default)]
+    pub identity: IdentitySection,
     /// Which requests go where.
     pub routes: Spanned<Vec<RouteSection>>,
 }
@@ -201,6 +211,8 @@ pub struct RouteSection {
     pub path_prefix: Spanned<String>,
     /// Name of the upstream that serves it.
     pub upstream: Spanned<String>,
+    /// Who may enter: `public`, or the accepted credentials and profiles.
+    pub access: Spanned<AccessSection>,
     /// Replaces the matched prefix before the request goes upstream.
     pub rewrite_prefix: Option<Spanned<String>>,
     /// Headers set or removed on the request sent upstream.

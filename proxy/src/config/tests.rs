@@ -21,6 +21,7 @@ routes:
   - name: ts
     path_prefix: /
     upstream: teleservices
+    access: public
 "#;
 
 fn parse_str(yaml: &str) -> Result<Config, ConfigErrors> {
@@ -60,7 +61,7 @@ fn broken_configs_name_path_line_and_expectation() {
         ),
         (
             "bad type",
-            "vigie.yaml:18:28: limits.max_request_header_size: invalid size \"lots\": expected bytes such as 16384 or \"16KiB\"",
+            "vigie.yaml:19:28: limits.max_request_header_size: invalid size \"lots\": expected bytes such as 16384 or \"16KiB\"",
         ),
         (
             "unknown upstream",
@@ -68,7 +69,7 @@ fn broken_configs_name_path_line_and_expectation() {
         ),
         (
             "bad CIDR",
-            r#"vigie.yaml:16:5: trusted_proxies[0]: invalid CIDR "10.0.0.0/33""#,
+            r#"vigie.yaml:17:5: trusted_proxies[0]: invalid CIDR "10.0.0.0/33""#,
         ),
         (
             "missing cert file",
@@ -76,7 +77,7 @@ fn broken_configs_name_path_line_and_expectation() {
         ),
         (
             "duplicate route",
-            r#"vigie.yaml:15:11: routes[1]: duplicate route: any host with path_prefix "/ts" is already served by routes[0] ("ts")"#,
+            r#"vigie.yaml:16:11: routes[1]: duplicate route: any host with path_prefix "/ts" is already served by routes[0] ("ts")"#,
         ),
     ];
     for (case, expected) in cases {
@@ -112,7 +113,7 @@ fn broken(case: &str) -> String {
         "teleservices"
     };
     let second = if case == "duplicate route" {
-        "  - name: ts2\n    path_prefix: /ts/\n    upstream: teleservices\n"
+        "  - name: ts2\n    path_prefix: /ts/\n    upstream: teleservices\n    access: public\n"
     } else {
         ""
     };
@@ -123,7 +124,7 @@ fn broken(case: &str) -> String {
     };
     let size = if case == "bad type" { "lots" } else { "16KiB" };
     format!(
-        "{listeners}{admin}upstreams:\n  teleservices:\n    backends: [\"127.0.0.1:9101\"]\n  ent-rennes:\n    backends: [\"127.0.0.1:9201\"]\nroutes:\n  - name: ts\n    path_prefix: /ts\n    upstream: {upstream}\n{second}trusted_proxies:\n  - {cidr}\nlimits:\n  max_request_header_size: {size}\n"
+        "{listeners}{admin}upstreams:\n  teleservices:\n    backends: [\"127.0.0.1:9101\"]\n  ent-rennes:\n    backends: [\"127.0.0.1:9201\"]\nroutes:\n  - name: ts\n    path_prefix: /ts\n    upstream: {upstream}\n    access: public\n{second}trusted_proxies:\n  - {cidr}\nlimits:\n  max_request_header_size: {size}\n"
     )
 }
 
@@ -227,4 +228,44 @@ fn listener_addresses_and_names_are_unique() {
 fn yaml_syntax_errors_have_a_line() {
     let got = error_of("listeners: [\n");
     assert!(got.starts_with("vigie.yaml:1:"), "{got}");
+}
+
+#[test]
+fn identity_settings_are_checked() {
+    let with_idp = |providers: &str, access: &str| {
+        GOOD.replace("    access: public\n", &format!("    access: {access}\n"))
+            .replace("routes:", &format!("identity_providers:\n{providers}\nroutes:"))
+    };
+    let idp = "  idp:\n    kind: oidc\n    issuer: https://idp.example\n    audiences: [vigie]";
+    assert!(parse_str(&with_idp(idp, "{ bearer: [idp], profiles: [eleve] }")).is_ok());
+    let cases = [
+        (with_idp(idp, "{ bearer: [nope] }"), r#"routes[0].access.bearer[0]: no identity provider named "nope"; known: idp"#),
+        (
+            with_idp(&idp.replace("audiences: [vigie]", "audiences: [vigie]\n    algorithms: [ES256, HS256]"), "public"),
+            r#"identity_providers.idp.algorithms[1]: algorithm "HS256" is not accepted"#,
+        ),
+        (
+            with_idp(&idp.replace("https://idp.example", "http://idp.example"), "public"),
+            r#"identity_providers.idp.issuer: invalid issuer "http://idp.example": expected an https URL"#,
+        ),
+        (
+            with_idp(&idp.replace("[vigie]", "[]"), "public"),
+            "identity_providers.idp.audiences: at least one audience is needed",
+        ),
+        (
+            with_idp(idp, "{ bearer: [idp], min_acr: eidas9 }"),
+            r#"routes[0].access.min_acr: "eidas9" is not in identity.acr_order (eidas1 < eidas2 < eidas3)"#,
+        ),
+        (with_idp(idp, "private"), r#"routes[0].access: invalid access "private": expected `public` or a mapping"#),
+        (GOOD.replace("    access: public\n", ""), "routes[0]: missing field `access`"),
+        (with_idp(idp, "{ profiles: [eleve] }"), "routes[0].access: a protected route needs at least one credential"),
+        (
+            GOOD.replace("routes:", "identity:\n  assertion: { issuer: vigie, signing_key: absent.pem }\nroutes:"),
+            "identity.assertion.signing_key: cannot use ./absent.pem as an ES256 signing key",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        let got = error_of(&yaml);
+        assert!(got.contains(expected), "\n  got:      {got}\n  expected: …{expected}…");
+    }
 }

@@ -8,6 +8,7 @@ use pingora::lb::Backend;
 use pingora::protocols::IO;
 use pingora::proxy::Session;
 
+use crate::auth::Authenticated;
 use crate::forwarded::{self, Forwarded};
 use crate::limits::guard::Guarded;
 use crate::logging::AccessRecord;
@@ -36,6 +37,8 @@ pub struct RequestCtx {
     pub tried: Vec<Backend>,
     /// Vigie's own answer, when it gave one.
     pub rejection: Option<Rejection>,
+    /// Who is asking, on a protected route once authenticated.
+    pub identity: Option<Authenticated>,
     in_flight: Option<prometheus::IntGauge>,
 }
 
@@ -54,6 +57,7 @@ impl RequestCtx {
             backend: None,
             tried: Vec::new(),
             rejection: None,
+            identity: None,
             in_flight: Some(metrics.active_requests.clone()),
         }
     }
@@ -109,7 +113,7 @@ impl RequestCtx {
         let status = session
             .response_written()
             .map(|r| r.status.as_u16())
-            .or(self.rejection.map(Rejection::status))
+            .or(self.rejection.as_ref().map(Rejection::status))
             .unwrap_or(0);
         let route_metrics = self
             .route

@@ -27,14 +27,14 @@ pub(super) fn is_timeout(e: &Error) -> bool {
 }
 
 /// Classifies `e`; `prior` is the answer a phase already decided on (it wins).
-pub(super) fn classify(e: &Error, prior: Option<Rejection>) -> Outcome {
+pub(super) fn classify(e: &Error, prior: Option<&Rejection>) -> Outcome {
     use ErrorType::*;
     let out = |rejection, upstream_error| Outcome {
         rejection,
         upstream_error,
     };
     if let Some(r) = prior {
-        return out(Some(r), None);
+        return out(Some(r.clone()), None);
     }
     match (e.esource(), e.etype()) {
         (_, HTTPStatus(503)) => out(Some(Rejection::NoHealthyBackend), None),
@@ -85,18 +85,18 @@ mod tests {
             }
         );
         let c = classify(&err(ErrorSource::Upstream, ErrorType::ReadTimedout), None);
-        assert_eq!(c.rejection.map(Rejection::status), Some(504));
+        assert_eq!(c.rejection.as_ref().map(Rejection::status), Some(504));
         assert_eq!(c.upstream_error, Some(UpstreamError::Timeout));
         let c = classify(
             &err(ErrorSource::Upstream, ErrorType::ConnectTimedout),
             None,
         );
-        assert_eq!(c.rejection.map(Rejection::status), Some(504));
+        assert_eq!(c.rejection.as_ref().map(Rejection::status), Some(504));
         let c = classify(
             &err(ErrorSource::Upstream, ErrorType::ConnectionClosed),
             None,
         );
-        assert_eq!(c.rejection.map(Rejection::status), Some(502));
+        assert_eq!(c.rejection.as_ref().map(Rejection::status), Some(502));
     }
 
     #[test]
@@ -107,12 +107,13 @@ mod tests {
         );
         let c = classify(
             &err(ErrorSource::Upstream, ErrorType::HTTPStatus(503)),
-            Some(Rejection::NoHealthyBackend),
+            Some(&Rejection::NoHealthyBackend),
         );
         assert_eq!(c.rejection, Some(Rejection::NoHealthyBackend));
         assert_eq!(
             classify(&err(ErrorSource::Downstream, ErrorType::ReadTimedout), None)
                 .rejection
+                .as_ref()
                 .map(Rejection::status),
             Some(408)
         );

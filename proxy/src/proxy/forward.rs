@@ -8,7 +8,7 @@ use pingora::Result;
 use pingora::http::{RequestHeader, ResponseHeader};
 
 use super::RequestCtx;
-use crate::pages::Rejection;
+use crate::pages::{Page, Rejection};
 use crate::reload::Generation;
 use crate::request_id;
 use crate::routing::{Route, normalize_path};
@@ -37,6 +37,26 @@ pub(super) struct Admitted {
     pub(super) route: Arc<Route>,
     /// Path and query for the upstream when they differ from the client's.
     pub(super) upstream_path: Option<String>,
+}
+
+/// Where Vigie publishes the keys of its identity assertions.
+const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// Vigie's JWKS, when the request asks for it and assertions are configured.
+pub(super) fn jwks_request(generation: &Generation, req: &RequestHeader) -> Option<Page> {
+    if req.uri.path() != JWKS_PATH || !matches!(req.method, http::Method::GET | http::Method::HEAD)
+    {
+        return None;
+    }
+    let body = generation.auth.jwks()?;
+    Some(Page {
+        status: 200,
+        headers: vec![
+            ("content-type", "application/jwk-set+json".into()),
+            ("cache-control", "public, max-age=300".into()),
+        ],
+        body,
+    })
 }
 
 /// Normalises the path and selects the route, or says why the request is refused.
@@ -102,6 +122,24 @@ pub(super) fn upstream_request(req: &mut RequestHeader, ctx: &mut RequestCtx) ->
     }
     for name in FORWARDING_HEADERS {
         req.remove_header(*name);
+    }
+    // Identity headers come from Vigie only: client-sent copies go, on every route.
+    let auth = &ctx.generation.auth;
+    let spoofed: Vec<http::HeaderName> = req
+        .headers
+        .keys()
+        .filter(|n| auth.is_stripped(n))
+        .cloned()
+        .collect();
+    for name in &spoofed {
+        req.remove_header(name);
+    }
+    if let (Some(who), Some(route)) = (&ctx.identity, &ctx.route)
+        && let crate::auth::Access::Protected(rule) = &route.spec.access
+    {
+        for (name, value) in auth.upstream_headers(who, rule, &route.audience, super::unix_now()) {
+            req.insert_header(name, value)?;
+        }
     }
     req.insert_header(request_id::HEADER, ctx.request_id().header_value())?;
     if let Some(f) = ctx.forwarded() {

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_saphyr::Spanned;
 
 use super::HeaderRules;
+use crate::auth::{Access, IdentitySettings};
 use crate::config::Problems;
 use crate::config::file::RouteSection;
 
@@ -25,6 +26,8 @@ pub struct RouteSpec {
     pub request_headers: HeaderRules,
     /// Rules for the response sent back.
     pub response_headers: HeaderRules,
+    /// Who may enter.
+    pub access: Access,
 }
 
 /// A host a route serves.
@@ -43,8 +46,11 @@ impl RouteSpec {
     pub(crate) fn from_file(
         routes: &Spanned<Vec<RouteSection>>,
         upstreams: &BTreeMap<String, impl Sized>,
+        providers: &BTreeMap<String, impl Sized>,
+        identity: &IdentitySettings,
         problems: &mut Problems,
     ) -> Vec<RouteSpec> {
+        let provider_names: Vec<&str> = providers.keys().map(String::as_str).collect();
         if routes.value.is_empty() {
             problems.report("routes", &routes.referenced, "at least one route is needed");
         }
@@ -129,6 +135,14 @@ impl RouteSpec {
                 rewrite_prefix: r.rewrite_prefix.as_ref().map(|s| s.value.clone()),
                 request_headers: HeaderRules::from_file(&r.request_headers),
                 response_headers: HeaderRules::from_file(&r.response_headers),
+                access: Access::from_file(
+                    &r.access,
+                    &path,
+                    &provider_names,
+                    &identity.acr_order,
+                    identity.assertion.is_some(),
+                    problems,
+                ),
             });
         }
         specs

@@ -39,9 +39,11 @@ fn route(name: &str, hosts: &[&str], prefix: &str, rewrite: Option<&str>) -> Arc
             rewrite_prefix: rewrite.map(String::from),
             request_headers: HeaderRules::default(),
             response_headers: HeaderRules::default(),
+            access: crate::auth::Access::Public,
         },
         upstream: pool(),
         metrics: metrics.for_route(name),
+        audience: "u".into(),
     })
 }
 

@@ -1,0 +1,218 @@
+//! The serde mirror of `identity_providers:`, `identity:` and each route's `access:`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde_saphyr::Spanned;
+
+use crate::config::values::{ByteSize, Duration};
+
+/// One entry of `identity_providers:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSection {
+    /// `oidc` (SAML comes with ÉduConnect login).
+    pub kind: Spanned<ProviderKind>,
+    /// Issuer identifier, compared exactly with each token's `iss`.
+    pub issuer: Spanned<String>,
+    /// Where the signing keys are; absent means OpenID discovery at
+    /// `{issuer}/.well-known/openid-configuration`.
+    pub jwks_uri: Option<Spanned<String>>,
+    /// Audiences accepted in `aud` (at least one).
+    pub audiences: Spanned<Vec<String>>,
+    /// Signature algorithms accepted (default ES256 and RS256).
+    pub algorithms: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Clock skew allowed on `exp`, `nbf` and `iat` (default 30s).
+    pub leeway: Option<Duration>,
+    /// Largest token accepted (default 8KiB).
+    pub max_token_size: Option<ByteSize>,
+    /// PEM bundle of CAs trusted for discovery and JWKS (default: the system's roots).
+    pub ca_file: Option<Spanned<PathBuf>>,
+    /// Key fetching and caching.
+    #[serde(default)]
+    pub keys: KeysSection,
+    /// How claims become the identity.
+    #[serde(default)]
+    pub claims: ClaimsSection,
+}
+
+/// Kinds of identity provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    /// OpenID Connect (tokens are JWTs signed with keys from a JWKS).
+    Oidc,
+}
+
+/// `identity_providers.NAME.keys:`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysSection {
+    /// Shortest freshness granted to fetched keys, whatever Cache-Control says (default 5m).
+    pub min_refresh: Option<Duration>,
+    /// Longest freshness (default 1h).
+    pub max_refresh: Option<Duration>,
+    /// At most one refetch per this interval is triggered by tokens with an unknown `kid` (default 1m).
+    pub unknown_kid_interval: Option<Duration>,
+    /// Time a fetch may take (default 5s).
+    pub timeout: Option<Duration>,
+}
+
+/// `identity_providers.NAME.claims:`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimsSection {
+    /// Claim holding the subject (default `sub`).
+    pub subject: Option<String>,
+    /// Claim holding the profile, and how its values map to Vigie's profiles.
+    pub profile: Option<ProfileClaimSection>,
+    /// Claim holding the display name (default `name`).
+    pub display_name: Option<String>,
+    /// Claim holding the school ids (UAI), a string or a list.
+    pub school_ids: Option<String>,
+    /// Claim holding the children's ids, a string or a list.
+    pub children_ids: Option<String>,
+    /// Claim holding the authentication context class (default `acr`).
+    pub acr: Option<String>,
+}
+
+/// `claims.profile:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileClaimSection {
+    /// The claim read.
+    pub claim: String,
+    /// A predefined mapping: `educonnect` (eleve1d|eleve2d → eleve, resp1d|resp2d → responsable).
+    pub mapping: Option<ProfileMapping>,
+    /// An explicit mapping from claim values to profiles (applied after `mapping`).
+    #[serde(default)]
+    pub values: BTreeMap<String, String>,
+}
+
+/// Predefined profile mappings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProfileMapping {
+    /// ÉduConnect's `FrEduCtPersonAffiliation` values.
+    Educonnect,
+}
+
+/// `identity:`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySection {
+    /// Prefix of the identity headers Vigie sends upstream; client-sent headers with it are
+    /// always removed (default `X-Vigie-`).
+    pub header_prefix: Option<Spanned<String>>,
+    /// More client-sent headers to remove from every request (e.g. `X-Remote-User`).
+    #[serde(default)]
+    pub strip_headers: Vec<crate::config::values::HeaderName>,
+    /// Order of `acr` values, weakest first (default eidas1, eidas2, eidas3).
+    pub acr_order: Option<Vec<String>>,
+    /// The signed identity assertion sent to upstreams.
+    pub assertion: Option<AssertionSection>,
+    /// Verified-token cache.
+    #[serde(default)]
+    pub token_cache: TokenCacheSection,
+}
+
+/// `identity.assertion:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssertionSection {
+    /// `iss` of the assertions.
+    pub issuer: String,
+    /// ES256 private key (PEM, PKCS#8) that signs assertions.
+    pub signing_key: Spanned<PathBuf>,
+    /// The next key, published in the JWKS before it signs (rotation).
+    pub next_signing_key: Option<Spanned<PathBuf>>,
+    /// Lifetime of an assertion (default 60s).
+    pub lifetime: Option<Duration>,
+}
+
+/// `identity.token_cache:`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenCacheSection {
+    /// On by default.
+    pub enabled: Option<bool>,
+    /// Memory bound (default 64MiB).
+    pub max_size: Option<ByteSize>,
+    /// Longest time a verified token is trusted without a new check (default 5m; never past `exp`).
+    pub max_ttl: Option<Duration>,
+}
+
+/// A route's `access:`: `public`, or who may enter.
+#[derive(Debug)]
+pub enum AccessSection {
+    /// Anyone.
+    Public,
+    /// Only authenticated requests.
+    Protected(ProtectedSection),
+}
+
+/// `access:` when the route is not public.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtectedSection {
+    /// Identity providers whose bearer tokens are accepted.
+    #[serde(default)]
+    pub bearer: Vec<Spanned<String>>,
+    /// Profiles allowed (default: any).
+    #[serde(default)]
+    pub profiles: Vec<String>,
+    /// Weakest `acr` accepted (needs `identity.acr_order`).
+    pub min_acr: Option<Spanned<String>>,
+    /// Identity headers sent upstream (default: all of them).
+    pub identity_headers: Option<Vec<IdentityHeader>>,
+    /// Whether the signed assertion is sent upstream (default: when `identity.assertion` is set).
+    pub assertion: Option<bool>,
+}
+
+/// Identity headers a route may send upstream (named after the `identity.header_prefix`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityHeader {
+    /// `X-Vigie-Subject`
+    Subject,
+    /// `X-Vigie-Issuer`: the identity provider's name in the config.
+    Issuer,
+    /// `X-Vigie-Profile`
+    Profile,
+    /// `X-Vigie-Name`, percent-encoded UTF-8.
+    DisplayName,
+    /// `X-Vigie-School-Ids`, comma-separated.
+    SchoolIds,
+    /// `X-Vigie-Children-Ids`, comma-separated.
+    ChildrenIds,
+    /// `X-Vigie-Acr`
+    Acr,
+}
+
+impl<'de> Deserialize<'de> for AccessSection {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = AccessSection;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`public`, or a mapping with `bearer`, `profiles`, `min_acr`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<AccessSection, E> {
+                match v {
+                    "public" => Ok(AccessSection::Public),
+                    other => Err(E::custom(format!(
+                        "invalid access {other:?}: expected `public` or a mapping such as `{{ bearer: [franceconnect] }}`"
+                    ))),
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<AccessSection, A::Error> {
+                ProtectedSection::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(AccessSection::Protected)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
