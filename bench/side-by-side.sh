@@ -31,37 +31,13 @@ ENVOY_ADMIN=127.0.0.1:18099
 for tool in nginx wrk envoy taskset curl; do
   command -v "$tool" >/dev/null || { echo "missing $tool (see the header of this script)" >&2; exit 1; }
 done
-cargo build --release -q -p vigie -p vigie-bench --example bare_pingora
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+cargo build --release -q -p vigie --bin vigie
+cargo build --release -q -p vigie-bench --example bare_pingora
 VIGIE_BIN=${CARGO_TARGET_DIR:-target}/release/vigie
 BARE_BIN=${CARGO_TARGET_DIR:-target}/release/examples/bare_pingora
 BARE=127.0.0.1:18084
-
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf "$work"; }
-trap cleanup EXIT
-
-wait_for() { # url
-  for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.05; done
-  echo "timed out waiting for $1" >&2; return 1
-}
-
-# --- the shared tiny upstream ---------------------------------------------------------
-mkdir -p "$work/up" "$work/nginx"
-cat > "$work/up/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-error_log $work/up/error.log warn;
-pid $work/up/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server { listen $UPSTREAM reuseport; location / { return 200 "ok\n"; } }
-}
-CONF
-taskset -c "$LOAD_CPU" nginx -c "$work/up/nginx.conf" -p "$work/up" & pids+=($!)
-wait_for "http://$UPSTREAM/"
 
 # --- the three proxies ------------------------------------------------------------------
 cat > "$work/nginx/nginx.conf" <<CONF
@@ -124,41 +100,6 @@ routes: [{ name: all, path_prefix: /, upstream: up, access: public }]
 CONF
 sed 's/access_log: false/access_log: true/' "$work/vigie.yaml" > "$work/vigie-logged.yaml"
 
-# user+system clock ticks of a process and its children
-cpu_ticks() {
-  local total=0 p
-  for p in $1 $(pgrep -P "$1" || true); do
-    total=$(( total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0) ))
-  done
-  echo "$total"
-}
-
-# wrk against url → "req/s p50_ms p99_ms cpu_us_per_request"
-measure() { # pid url extra-wrk-args...
-  local pid=$1 url=$2; shift 2
-  taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s "$@" "$url" >/dev/null 2>&1 || true  # warm-up
-  local t0 t1 out
-  t0=$(cpu_ticks "$pid")
-  out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$@" "$url")
-  t1=$(cpu_ticks "$pid")
-  echo "$out" | awk -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '
-    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
-    /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) } /^Requests\/sec:/ { rps = $2 }
-    / requests in / { n = $1 } /Non-2xx/ { bad = $NF }
-    END { printf "%.0f %.3f %.3f %.1f\n", rps, p50, p99, (n ? ticks * 1000000 / hz / n : 0); if (bad) print "non-2xx: " bad > "/dev/stderr" }'
-}
-
-results=()
-run_proxy() { # name url start-command...
-  local name=$1 url=$2; shift 2
-  taskset -c "$PROXY_CPU" "$@" > "$work/$name.log" 2>&1 & local pid=$!
-  pids+=($pid)
-  wait_for "$url/"
-  results+=("$name keep-alive $(measure "$pid" "$url/")")
-  results+=("$name new-connection $(measure "$pid" "$url/" -H "Connection: close")")
-  kill -INT "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
-}
-
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round/$ROUNDS" >&2
   run_proxy nginx "http://$NGINX" nginx -c "$work/nginx/nginx.conf" -p "$work/nginx"
@@ -169,17 +110,12 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 # --- the table: the median round of each proxy and mode --------------------------------
-median() { # name mode → the result line of the median round (by req/s)
-  printf '%s\n' "${results[@]}" | awk -v n="$1" -v m="$2" '$1 == n && $2 == m' | sort -k3,3n \
-    | awk '{ line[NR] = $0 } END { print line[int((NR + 1) / 2)] }'
-}
-rps() { median "$1" "$2" | awk '{ print $3 }'; }
 table=$(
   echo "| proxy | connections | req/s | p50 (ms) | p99 (ms) | CPU µs/request | req/s ÷ nginx | req/s ÷ Envoy |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|"
   for n in nginx envoy bare-pingora vigie vigie-access-log; do
     for m in keep-alive new-connection; do
-      read -r _ _ r p50 p99 cpu <<<"$(median "$n" "$m")"
+      read -r _ _ r p50 p99 cpu _ <<<"$(median "$n" "$m")"
       printf "| %s | %s | %s | %s | %s | %s | %.2f | %.2f |\n" "$n" "$m" "$r" "$p50" "$p99" "$cpu" \
         "$(echo "$r / $(rps nginx "$m")" | bc -l)" "$(echo "$r / $(rps envoy "$m")" | bc -l)"
     done
@@ -189,7 +125,7 @@ echo "$table"
 
 if [ "$WRITE_RESULTS" = 1 ]; then
   {
-    echo "# Benchmark results"
+    echo "## Plain reverse proxies: Vigie, nginx, Envoy, bare Pingora"
     echo
     echo "Side-by-side run of plain reverse proxies (no auth): each proxy has one worker pinned to"
     echo "CPU $PROXY_CPU; the upstream (nginx \`return 200 \"ok\"\`) and wrk share CPU $LOAD_CPU."
@@ -207,6 +143,6 @@ if [ "$WRITE_RESULTS" = 1 ]; then
     echo "the floor under Vigie. \`vigie\` has its access log off like the others; \`vigie-access-log\` is"
     echo "Vigie with its JSON access log on (the default)."
     [ -f bench/NOTES.md ] && { echo; cat bench/NOTES.md; }
-  } > bench/RESULTS.md
-  echo "written: bench/RESULTS.md" >&2
+  } | write_section passthrough
+  echo "written: bench/RESULTS.md (section passthrough)" >&2
 fi

@@ -148,7 +148,11 @@ impl Authenticator {
             .iter()
             .filter_map(|n| self.providers.get(n))
             .collect();
-        let identity = match candidates.iter().find_map(|p| p.tokens.get(&key, now)) {
+        let cached = candidates.iter().find_map(|p| p.tokens.get(&key, now));
+        if let Some(first) = candidates.first() {
+            first.tokens.count(cached.is_some());
+        }
+        let identity = match cached {
             Some(identity) => identity,
             None => self.verify(token, key, &candidates, now, instant).await?,
         };

@@ -153,6 +153,21 @@ async fn tokens_of_each_algorithm_reach_the_upstream_with_identity_and_assertion
                 .is_some_and(|j| j.len() == 32)
         );
     }
+    let token = keys[0].sign(&claims(&env.idp));
+    for _ in 0..3 {
+        assert_eq!(get(&env, "/livret", Some(&token)).await.status(), 200);
+    }
+    let hits = env
+        .vigie
+        .metric("vigie_token_cache_lookups_total{result=\"hit\"}");
+    let misses = env
+        .vigie
+        .metric("vigie_token_cache_lookups_total{result=\"miss\"}");
+    assert_eq!(
+        (hits, misses),
+        (2.0, 5.0),
+        "each token verified once: 4 algorithms, then 1 token 3 times"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

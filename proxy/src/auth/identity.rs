@@ -117,6 +117,11 @@ impl ClaimMapping {
         }
     }
 
+    /// The mapping with every default (`sub`, `name`, `acr`, no profile claim).
+    pub fn from_default_claims() -> ClaimMapping {
+        ClaimMapping::from_file(&ClaimsSection::default())
+    }
+
     /// The identity the verified `claims` describe; `None` without a subject or an `exp`.
     pub fn identity(&self, provider: &Arc<str>, claims: &Map<String, Value>) -> Option<Identity> {
         let subject = claims

@@ -66,18 +66,22 @@ impl TokenCache {
         }
     }
 
-    /// The identity of an already verified token still valid at Unix time `now`.
+    /// The identity of an already verified token still valid at Unix time `now` (not counted:
+    /// a request may look in several providers' caches; see [`TokenCache::count`]).
     pub fn get(&self, key: &TokenKey, now: u64) -> Option<Arc<Identity>> {
-        let found = self
-            .entries
+        self.entries
             .as_ref()?
             .get(key)
-            .filter(|id| id.expires_at >= now);
-        match &found {
-            Some(_) => self.hits.inc(),
-            None => self.misses.inc(),
+            .filter(|id| id.expires_at >= now)
+    }
+
+    /// Counts one request's lookup as a hit or a miss.
+    pub fn count(&self, hit: bool) {
+        if hit {
+            self.hits.inc();
+        } else {
+            self.misses.inc();
         }
-        found
     }
 
     /// Remembers a verified token.

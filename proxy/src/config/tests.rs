@@ -234,18 +234,33 @@ fn yaml_syntax_errors_have_a_line() {
 fn identity_settings_are_checked() {
     let with_idp = |providers: &str, access: &str| {
         GOOD.replace("    access: public\n", &format!("    access: {access}\n"))
-            .replace("routes:", &format!("identity_providers:\n{providers}\nroutes:"))
+            .replace(
+                "routes:",
+                &format!("identity_providers:\n{providers}\nroutes:"),
+            )
     };
     let idp = "  idp:\n    kind: oidc\n    issuer: https://idp.example\n    audiences: [vigie]";
     assert!(parse_str(&with_idp(idp, "{ bearer: [idp], profiles: [eleve] }")).is_ok());
     let cases = [
-        (with_idp(idp, "{ bearer: [nope] }"), r#"routes[0].access.bearer[0]: no identity provider named "nope"; known: idp"#),
         (
-            with_idp(&idp.replace("audiences: [vigie]", "audiences: [vigie]\n    algorithms: [ES256, HS256]"), "public"),
+            with_idp(idp, "{ bearer: [nope] }"),
+            r#"routes[0].access.bearer[0]: no identity provider named "nope"; known: idp"#,
+        ),
+        (
+            with_idp(
+                &idp.replace(
+                    "audiences: [vigie]",
+                    "audiences: [vigie]\n    algorithms: [ES256, HS256]",
+                ),
+                "public",
+            ),
             r#"identity_providers.idp.algorithms[1]: algorithm "HS256" is not accepted"#,
         ),
         (
-            with_idp(&idp.replace("https://idp.example", "http://idp.example"), "public"),
+            with_idp(
+                &idp.replace("https://idp.example", "http://idp.example"),
+                "public",
+            ),
             r#"identity_providers.idp.issuer: invalid issuer "http://idp.example": expected an https URL"#,
         ),
         (
@@ -256,16 +271,31 @@ fn identity_settings_are_checked() {
             with_idp(idp, "{ bearer: [idp], min_acr: eidas9 }"),
             r#"routes[0].access.min_acr: "eidas9" is not in identity.acr_order (eidas1 < eidas2 < eidas3)"#,
         ),
-        (with_idp(idp, "private"), r#"routes[0].access: invalid access "private": expected `public` or a mapping"#),
-        (GOOD.replace("    access: public\n", ""), "routes[0]: missing field `access`"),
-        (with_idp(idp, "{ profiles: [eleve] }"), "routes[0].access: a protected route needs at least one credential"),
         (
-            GOOD.replace("routes:", "identity:\n  assertion: { issuer: vigie, signing_key: absent.pem }\nroutes:"),
+            with_idp(idp, "private"),
+            r#"routes[0].access: invalid access "private": expected `public` or a mapping"#,
+        ),
+        (
+            GOOD.replace("    access: public\n", ""),
+            "routes[0]: missing field `access`",
+        ),
+        (
+            with_idp(idp, "{ profiles: [eleve] }"),
+            "routes[0].access: a protected route needs at least one credential",
+        ),
+        (
+            GOOD.replace(
+                "routes:",
+                "identity:\n  assertion: { issuer: vigie, signing_key: absent.pem }\nroutes:",
+            ),
             "identity.assertion.signing_key: cannot use ./absent.pem as an ES256 signing key",
         ),
     ];
     for (yaml, expected) in cases {
         let got = error_of(&yaml);
-        assert!(got.contains(expected), "\n  got:      {got}\n  expected: …{expected}…");
+        assert!(
+            got.contains(expected),
+            "\n  got:      {got}\n  expected: …{expected}…"
+        );
     }
 }
