@@ -62,24 +62,7 @@ upstreams: { up: { backends: ["$UPSTREAM"] } }
 routes: [{ name: all, path_prefix: /, upstream: up, access: { bearer: [bench] } }]
 CONF
 
-cat > "$work/envoy-jwt.yaml" <<CONF
-admin:
-  address: { socket_address: { address: 127.0.0.1, port_value: ${ENVOY_ADMIN##*:} } }
-static_resources:
-  listeners:
-  - address: { socket_address: { address: 127.0.0.1, port_value: ${ENVOY##*:} } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: bench
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes: [{ match: { prefix: "/" }, route: { cluster: up } }]
-          http_filters:
+envoy_config "$work/envoy-jwt.yaml" <<CONF
           - name: envoy.filters.http.jwt_authn
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication
@@ -92,14 +75,6 @@ static_resources:
               rules:
               - match: { prefix: "/" }
                 requires: { provider_name: bench }
-          - name: envoy.filters.http.router
-            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
-  clusters:
-  - name: up
-    type: STATIC
-    load_assignment:
-      cluster_name: up
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${UPSTREAM##*:} } } } }] }]
 CONF
 
 cat > "$work/haproxy.cfg" <<CONF
@@ -148,6 +123,7 @@ table=$(
   done
 )
 echo "$table"
+[ "${WRITE_RESULTS:-1}" = 1 ] || exit 0
 {
   echo "## Bearer tokens: Vigie, Envoy jwt_authn, HAProxy jwt_verify"
   echo

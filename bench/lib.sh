@@ -113,3 +113,39 @@ else:
 open(path, "w").write(text)
 PY
 }
+
+# Writes an Envoy config to FILE: a listener on ENVOY, the admin on ENVOY_ADMIN, the upstream
+# as cluster `up`, and the HTTP filters given on stdin (YAML list items, indented by 10
+# spaces) before the router.
+envoy_config() { # file
+  local filters
+  filters=$(cat)
+  cat > "$1" <<CONF
+admin:
+  address: { socket_address: { address: 127.0.0.1, port_value: ${ENVOY_ADMIN##*:} } }
+static_resources:
+  listeners:
+  - address: { socket_address: { address: 127.0.0.1, port_value: ${ENVOY##*:} } }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: bench
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes: [{ match: { prefix: "/" }, route: { cluster: up } }]
+          http_filters:
+$filters
+          - name: envoy.filters.http.router
+            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
+  clusters:
+  - name: up
+    type: STATIC
+    load_assignment:
+      cluster_name: up
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${UPSTREAM##*:} } } } }] }]
+CONF
+}

@@ -62,33 +62,7 @@ http {
 }
 CONF
 
-cat > "$work/envoy.yaml" <<CONF
-admin:
-  address: { socket_address: { address: 127.0.0.1, port_value: ${ENVOY_ADMIN##*:} } }
-static_resources:
-  listeners:
-  - address: { socket_address: { address: 127.0.0.1, port_value: ${ENVOY##*:} } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: bench
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes: [{ match: { prefix: "/" }, route: { cluster: up } }]
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
-  clusters:
-  - name: up
-    type: STATIC
-    load_assignment:
-      cluster_name: up
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${UPSTREAM##*:} } } } }] }]
-CONF
+envoy_config "$work/envoy.yaml" </dev/null
 
 cat > "$work/vigie.yaml" <<CONF
 server: { threads: 1, watch_interval: 0s, grace_period: 1s }
