@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 
 /// Largest JWKS document accepted.
 pub const MAX_JWKS_SIZE: usize = 1 << 20;
@@ -131,14 +131,7 @@ impl Key {
             return None;
         }
         let by_type: Vec<Algorithm> = match &jwk.algorithm {
-            AlgorithmParameters::RSA(_) => vec![
-                Algorithm::RS256,
-                Algorithm::RS384,
-                Algorithm::RS512,
-                Algorithm::PS256,
-                Algorithm::PS384,
-                Algorithm::PS512,
-            ],
+            AlgorithmParameters::RSA(_) => AlgorithmFamily::Rsa.algorithms().to_vec(),
             AlgorithmParameters::EllipticCurve(p) => match p.curve {
                 EllipticCurve::P256 => vec![Algorithm::ES256],
                 EllipticCurve::P384 => vec![Algorithm::ES384],

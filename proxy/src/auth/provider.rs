@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::Algorithm;
+use jsonwebtoken::{Algorithm, AlgorithmFamily};
 
 use super::identity::ClaimMapping;
 use super::source::{FetchError, Fetched, HttpKeySource, KeySource};
@@ -45,19 +45,6 @@ pub struct Provider {
     /// Its verified tokens.
     pub tokens: TokenCache,
 }
-
-/// The algorithms a provider may pin: asymmetric signatures only.
-const ACCEPTED: &[Algorithm] = &[
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
 
 /// Whether `url` may be fetched: HTTPS, or HTTP to a loopback host (local development).
 pub fn is_acceptable_url(url: &str) -> bool {
@@ -116,7 +103,8 @@ impl ProviderSpec {
                 .value
                 .iter()
                 .enumerate()
-                .filter_map(|(i, a)| match a.value.parse::<Algorithm>().ok().filter(|alg| ACCEPTED.contains(alg)) {
+                // Asymmetric signatures only: an HMAC key would have to be shared with Vigie.
+                .filter_map(|(i, a)| match a.value.parse::<Algorithm>().ok().filter(|alg| alg.family() != AlgorithmFamily::Hmac) {
                     Some(alg) => Some(alg),
                     None => {
                         problems.report(
