@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod assertion;
+pub mod discovery;
 mod identity;
 pub mod keys;
 pub mod provider;
@@ -28,6 +29,7 @@ pub use identity::{ClaimMapping, Identity};
 pub use settings::{AssertionSpec, IdentitySettings, TokenCacheSettings};
 
 use crate::config::file::IdentityHeader;
+use crate::sessions::{SessionId, SessionStore, cookie};
 use assertion::AssertionSigner;
 use provider::Provider;
 use token_cache::TokenKey;
@@ -52,6 +54,8 @@ pub enum AuthFailure {
     InvalidToken(VerifyError),
     /// Verified, but the route does not admit it (403, or 401 for `acr`).
     Denied(Denial),
+    /// The session store could not answer (503).
+    StoreUnavailable,
 }
 
 /// Everything requests are authenticated with, for one config generation.
@@ -96,6 +100,7 @@ impl AuthFailure {
             },
             AuthFailure::Denied(Denial::Profile) => "profile",
             AuthFailure::Denied(Denial::Acr { .. }) => "acr",
+            AuthFailure::StoreUnavailable => "session_store",
         }
     }
 }
@@ -133,8 +138,40 @@ impl Authenticator {
     }
 
     /// Authenticates a request to a route with rule `rule`, at Unix time `now` (and monotonic
-    /// `instant`, for key refetch pacing).
+    /// `instant`, for key refetch pacing): a bearer token when the route accepts them and one
+    /// is sent, else the session in `sessions` named by the session cookie.
     pub async fn authenticate(
+        &self,
+        rule: &Protected,
+        headers: &HeaderMap,
+        sessions: &dyn SessionStore,
+        now: u64,
+        instant: Instant,
+    ) -> Result<Authenticated, AuthFailure> {
+        if !rule.bearer.is_empty() && headers.contains_key(http::header::AUTHORIZATION) {
+            return self.bearer(rule, headers, now, instant).await;
+        }
+        if rule.session
+            && let Some(id) = cookie::get(headers, cookie::SESSION).and_then(SessionId::parse)
+        {
+            match sessions.get(&id).await {
+                Ok(Some(record)) => {
+                    let identity = record.identity.clone();
+                    rule.admits(&identity, &self.acr_order)
+                        .map_err(AuthFailure::Denied)?;
+                    return Ok(Authenticated {
+                        identity,
+                        token: token_cache::key_of(id.as_str()),
+                    });
+                }
+                Ok(None) => {}
+                Err(_) => return Err(AuthFailure::StoreUnavailable),
+            }
+        }
+        Err(AuthFailure::Missing)
+    }
+
+    async fn bearer(
         &self,
         rule: &Protected,
         headers: &HeaderMap,
@@ -187,22 +224,10 @@ impl Authenticator {
             .iter()
             .find(|p| inspected.issuer.as_deref() == Some(p.spec.rules.issuer.as_str()))
             .ok_or(invalid(VerifyError::Issuer))?;
-        let mut keys = provider
-            .keys
-            .keys()
-            .ok_or(invalid(VerifyError::UnknownKey))?;
-        if keys.find(inspected.kid.as_deref(), inspected.alg).is_none() {
-            match inspected.kid.as_deref() {
-                Some(kid) if !keys.has_kid(kid) => {
-                    keys = provider
-                        .keys
-                        .refetch_for(kid, instant)
-                        .await
-                        .ok_or(invalid(VerifyError::UnknownKey))?;
-                }
-                _ => return Err(invalid(VerifyError::UnknownKey)),
-            }
-        }
+        let keys = provider
+            .keys_for(inspected.kid.as_deref(), inspected.alg, instant)
+            .await
+            .map_err(invalid)?;
         let decoding = keys
             .find(inspected.kid.as_deref(), inspected.alg)
             .ok_or(invalid(VerifyError::UnknownKey))?;

@@ -24,6 +24,7 @@ use crate::listeners::{AdminSpec, ListenerSpec};
 use crate::logging::LogSettings;
 use crate::routing::RouteSpec;
 use crate::server::ServerSettings;
+use crate::sessions::SessionSettings;
 use crate::upstreams::UpstreamSpec;
 
 /// Largest configuration file accepted.
@@ -54,6 +55,8 @@ pub struct Config {
     pub providers: BTreeMap<String, ProviderSpec>,
     /// `identity:`
     pub identity: IdentitySettings,
+    /// `sessions:`
+    pub sessions: SessionSettings,
 }
 
 /// Reads and validates the file at `path`. Relative paths inside it start at its folder.
@@ -122,6 +125,7 @@ pub fn parse(text: &str, file: Option<&Path>, base: &Path) -> Result<Config, Con
         upstreams,
         providers,
         identity,
+        sessions: SessionSettings::from_file(&raw.sessions, base, &mut problems),
     };
     problems.finish(config)
 }

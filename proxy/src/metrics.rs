@@ -45,6 +45,8 @@ pub struct Metrics {
     jwks_key_age: prometheus::GaugeVec,
     token_cache: IntCounterVec,
     auth_failures: IntCounterVec,
+    logins: IntCounterVec,
+    logouts: IntCounter,
 }
 
 /// Handles for one route's series.
@@ -162,6 +164,14 @@ impl Metrics {
             ),
             &["route", "reason"],
         )?;
+        let logins = IntCounterVec::new(
+            Opts::new(
+                "logins_total",
+                "Browser logins, by identity provider and result (success, or the failure).",
+            ),
+            &["provider", "result"],
+        )?;
+        let logouts = IntCounter::new("logouts_total", "Sessions ended by logout.")?;
         let build_info = IntGaugeVec::new(
             Opts::new("build_info", "Always 1; labels describe the build."),
             &["version"],
@@ -185,6 +195,8 @@ impl Metrics {
         reg(Box::new(jwks_key_age.clone()))?;
         reg(Box::new(token_cache.clone()))?;
         reg(Box::new(auth_failures.clone()))?;
+        reg(Box::new(logins.clone()))?;
+        reg(Box::new(logouts.clone()))?;
         Ok(Arc::new(Metrics {
             registry,
             requests,
@@ -202,6 +214,8 @@ impl Metrics {
             jwks_key_age,
             token_cache,
             auth_failures,
+            logins,
+            logouts,
         }))
     }
 
@@ -279,6 +293,16 @@ impl Metrics {
     /// Counts a request refused by authentication on `route` for `reason`.
     pub fn auth_failure(&self, route: &str, reason: &str) {
         self.auth_failures.with_label_values(&[route, reason]).inc();
+    }
+
+    /// Counts a login attempt's outcome.
+    pub fn login(&self, provider: &str, result: &str) {
+        self.logins.with_label_values(&[provider, result]).inc();
+    }
+
+    /// Counts a logout.
+    pub fn logout(&self) {
+        self.logouts.inc();
     }
 
     /// The Prometheus text exposition of every metric.

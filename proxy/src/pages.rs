@@ -12,7 +12,7 @@ use crate::auth::{AuthFailure, Denial};
 use crate::routing::PathError;
 
 /// The service name shown in page headers.
-const SERVICE: &str = "Services en ligne de l'Éducation nationale";
+pub const SERVICE: &str = "Services en ligne de l'Éducation nationale";
 /// Seconds a client is asked to wait before retrying a 503.
 const RETRY_AFTER_SECS: u32 = 5;
 
@@ -41,6 +41,25 @@ pub enum Rejection {
     Unauthenticated(Challenge),
     /// Authenticated, but this profile may not enter (403).
     Forbidden,
+    /// A browser without a session on a session route: to the login page (302).
+    LoginRequired(String),
+    /// The session store cannot answer (503): never an anonymous pass.
+    SessionStoreUnavailable,
+    /// A login did not complete.
+    LoginFailed(LoginFailure),
+}
+
+/// What a person can do about a failed login.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginFailure {
+    /// They (or the provider) cancelled it (400).
+    Cancelled,
+    /// It expired or was not started from this browser (400).
+    Expired,
+    /// The provider could not be reached (502).
+    Unavailable,
+    /// The provider's answer failed verification (401).
+    Unverifiable,
 }
 
 /// The RFC 6750 / RFC 9470 challenge of a 401.
@@ -101,6 +120,11 @@ impl Rejection {
             Rejection::Internal => 500,
             Rejection::Unauthenticated(_) => 401,
             Rejection::Forbidden => 403,
+            Rejection::LoginRequired(_) => 302,
+            Rejection::SessionStoreUnavailable => 503,
+            Rejection::LoginFailed(LoginFailure::Cancelled | LoginFailure::Expired) => 400,
+            Rejection::LoginFailed(LoginFailure::Unavailable) => 502,
+            Rejection::LoginFailed(LoginFailure::Unverifiable) => 401,
         }
     }
 
@@ -178,6 +202,42 @@ impl Rejection {
                 "Votre profil ne permet pas d'accéder à ce service.",
                 "Si vous pensez qu'il s'agit d'une erreur, contactez votre établissement.",
             ),
+            Rejection::LoginRequired(_) => t(
+                "connexion-requise",
+                "Connexion requise",
+                "Vous devez vous connecter pour accéder à ce service.",
+                "Vous allez être dirigé vers la page de connexion.",
+            ),
+            Rejection::SessionStoreUnavailable => t(
+                "sessions-indisponibles",
+                "Service momentanément indisponible",
+                "Nous ne pouvons pas vérifier votre connexion pour le moment.",
+                "Vos données ne sont pas perdues. Veuillez réessayer dans quelques instants.",
+            ),
+            Rejection::LoginFailed(LoginFailure::Cancelled) => t(
+                "connexion-annulee",
+                "Connexion annulée",
+                "La connexion a été annulée ou refusée par le service d'identification.",
+                "Vous pouvez recommencer depuis la page de connexion.",
+            ),
+            Rejection::LoginFailed(LoginFailure::Expired) => t(
+                "connexion-expiree",
+                "Demande expirée",
+                "La demande a expiré ou n'a pas été faite depuis ce navigateur.",
+                "Recommencez depuis la page de connexion.",
+            ),
+            Rejection::LoginFailed(LoginFailure::Unavailable) => t(
+                "identification-indisponible",
+                "Service d'identification indisponible",
+                "Le service d'identification ne répond pas pour le moment.",
+                "Veuillez réessayer dans quelques instants.",
+            ),
+            Rejection::LoginFailed(LoginFailure::Unverifiable) => t(
+                "connexion-non-verifiee",
+                "Connexion impossible",
+                "La réponse du service d'identification n'a pas pu être vérifiée.",
+                "Recommencez depuis la page de connexion. Si le problème persiste, contactez l'assistance.",
+            ),
             Rejection::Internal => t(
                 "erreur-interne",
                 "Erreur inattendue",
@@ -196,11 +256,14 @@ impl Rejection {
             ("x-content-type-options", "nosniff".to_string()),
             ("x-request-id", request_id.to_string()),
         ];
-        if status == 503 {
+        if status == 503 || status == 502 {
             headers.push(("retry-after", RETRY_AFTER_SECS.to_string()));
         }
         if let Rejection::Unauthenticated(challenge) = self {
             headers.push(("www-authenticate", challenge.header()));
+        }
+        if let Rejection::LoginRequired(location) = self {
+            headers.push(("location", location.clone()));
         }
         let body = if wants_json {
             headers.push(("content-type", "application/problem+json".into()));
@@ -288,6 +351,7 @@ impl From<&AuthFailure> for Rejection {
             AuthFailure::Denied(Denial::Acr { acceptable }) => {
                 Rejection::Unauthenticated(Challenge::InsufficientAcr(acceptable.clone()))
             }
+            AuthFailure::StoreUnavailable => Rejection::SessionStoreUnavailable,
         }
     }
 }

@@ -24,25 +24,65 @@ use pingora::{Error, ErrorType, Result};
 pub use app::EdgeApp;
 pub use ctx::RequestCtx;
 
-use crate::auth::Access;
+use crate::auth::{Access, AuthFailure};
 use crate::config::file::Balancing;
+use crate::login::{self, LoginRequest, LoginService};
 use crate::metrics::{Metrics, UpstreamError};
 use crate::pages::{Page, Rejection};
+use crate::reload::Generation;
 use crate::reload::Generations;
+use crate::sessions::Sessions;
 
 /// Vigie's `ProxyHttp`; long-lived state only (per-request state is in [`RequestCtx`]).
 pub struct EdgeProxy {
     generations: Arc<Generations>,
     metrics: Arc<Metrics>,
+    sessions: Arc<Sessions>,
+    login: LoginService,
 }
 
 impl EdgeProxy {
-    /// A proxy serving whatever generation is current when each request starts.
-    pub fn new(generations: Arc<Generations>, metrics: Arc<Metrics>) -> EdgeProxy {
+    /// A proxy serving whatever generation is current when each request starts, with the
+    /// process's sessions.
+    pub fn new(
+        generations: Arc<Generations>,
+        metrics: Arc<Metrics>,
+        sessions: Arc<Sessions>,
+    ) -> EdgeProxy {
+        let login = LoginService::new(sessions.clone(), metrics.clone());
         EdgeProxy {
             generations,
             metrics,
+            sessions,
+            login,
         }
+    }
+
+    /// Answers a `/vigie/` request (reading the body of a `POST`, within a limit).
+    async fn login_answer(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        generation: &Generation,
+    ) -> Result<Page> {
+        let mut body = Vec::new();
+        let wants_json = ctx.wants_json;
+        if session.req_header().method == http::Method::POST {
+            while let Some(chunk) = session.read_request_body().await? {
+                if body.len() + chunk.len() > login::MAX_BODY {
+                    return Ok(Rejection::BadRequest.render(ctx.request_id().as_str(), wants_json));
+                }
+                body.extend_from_slice(&chunk);
+            }
+        }
+        let request_id = ctx.request_id().clone();
+        let req = LoginRequest {
+            head: session.req_header(),
+            body: &body,
+            request_id: request_id.as_str(),
+            wants_json: ctx.wants_json,
+        };
+        Ok(self.login.answer(generation, &req).await)
     }
 
     /// Sends Vigie's own answer for `rejection`.
@@ -70,6 +110,11 @@ impl ProxyHttp for EdgeProxy {
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.begin(session);
         let generation = ctx.generation.clone();
+        if login::is_login_path(session.req_header().uri.path()) {
+            let page = self.login_answer(session, ctx, &generation).await?;
+            respond(session, page).await?;
+            return Ok(true);
+        }
         if let Some(jwks) = forward::jwks_request(&generation, session.req_header()) {
             respond(session, jwks).await?;
             return Ok(true);
@@ -86,20 +131,34 @@ impl ProxyHttp for EdgeProxy {
         let Access::Protected(rule) = &admitted.route.spec.access else {
             return Ok(false);
         };
-        let headers = &session.req_header().headers;
-        match generation
+        let req = session.req_header();
+        let outcome = generation
             .auth
-            .authenticate(rule, headers, unix_now(), Instant::now())
-            .await
-        {
+            .authenticate(
+                rule,
+                &req.headers,
+                self.sessions.store.as_ref(),
+                unix_now(),
+                Instant::now(),
+            )
+            .await;
+        match outcome {
             Ok(who) => {
                 ctx.identity = Some(who);
                 Ok(false)
             }
             Err(failure) => {
-                self.metrics
-                    .auth_failure(&admitted.route.spec.name, failure.reason());
-                self.reject(session, ctx, Rejection::from(&failure)).await?;
+                let rejection = match failure {
+                    AuthFailure::Missing if rule.session && forward::is_navigation(req) => {
+                        Rejection::LoginRequired(forward::login_location(req))
+                    }
+                    _ => {
+                        self.metrics
+                            .auth_failure(&admitted.route.spec.name, failure.reason());
+                        Rejection::from(&failure)
+                    }
+                };
+                self.reject(session, ctx, rejection).await?;
                 Ok(true)
             }
         }
@@ -223,7 +282,7 @@ fn unix_now() -> u64 {
 async fn respond(session: &mut Session, page: Page) -> Result<()> {
     let mut resp = ResponseHeader::build(page.status, Some(page.headers.len() + 1))?;
     for (name, value) in page.headers {
-        resp.insert_header(name, value)?;
+        resp.append_header(name, value)?;
     }
     resp.insert_header("content-length", page.body.len().to_string())?;
     let head = session.req_header().method == http::Method::HEAD;

@@ -61,6 +61,9 @@ pub enum StartError {
     /// Pingora refused a listener setting.
     #[error("cannot configure a listener: {0}")]
     Listener(String),
+    /// The session store or the cookie sealer could not be set up.
+    #[error("cannot set up sessions: {0}")]
+    Sessions(String),
 }
 
 /// Answers SIGTERM with a drain, SIGINT with an immediate stop.
@@ -113,6 +116,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
     let listeners = config.listeners.clone();
     let admin_address = config.admin.address;
     let source = config.source.clone();
+    let session_settings = config.sessions.clone();
 
     let first = Generation::build(1, config, None, &metrics);
     metrics.config_generation.set(1);
@@ -132,9 +136,10 @@ pub fn run(config: Config) -> Result<(), StartError> {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
+    let sessions = Arc::new(session_settings.build().map_err(StartError::Sessions)?);
     let mut http = pingora::proxy::http_proxy(
         &server.configuration,
-        EdgeProxy::new(generations.clone(), metrics.clone()),
+        EdgeProxy::new(generations.clone(), metrics.clone(), sessions),
     );
     let mut options = HttpServerOptions::default();
     options.keepalive_request_limit = Some(limits.max_requests_per_connection);

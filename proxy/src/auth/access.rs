@@ -21,6 +21,8 @@ pub enum Access {
 pub struct Protected {
     /// Identity providers whose bearer tokens are accepted.
     pub bearer: Vec<String>,
+    /// Whether a login session is accepted.
+    pub session: bool,
     /// Profiles allowed; empty means any.
     pub profiles: Vec<String>,
     /// Rank of the weakest `acr` accepted in `identity.acr_order`.
@@ -66,17 +68,25 @@ impl Access {
         providers: &[&str],
         acr_order: &[String],
         assertion_configured: bool,
+        login_configured: bool,
         problems: &mut Problems,
     ) -> Access {
         let p: &ProtectedSection = match &section.value {
             AccessSection::Public => return Access::Public,
             AccessSection::Protected(p) => p,
         };
-        if p.bearer.is_empty() {
+        if p.bearer.is_empty() && !p.session {
             problems.report(
                 format!("{path}.access"),
                 &section.referenced,
-                "a protected route needs at least one credential, e.g. `bearer: [franceconnect]` (or `access: public`)",
+                "a protected route needs at least one credential, e.g. `session: true` or `bearer: [franceconnect]` (or `access: public`)",
+            );
+        }
+        if p.session && !login_configured {
+            problems.report(
+                format!("{path}.access.session"),
+                &section.referenced,
+                "sessions come from logins: configure `login:` on at least one identity provider",
             );
         }
         for (i, name) in p.bearer.iter().enumerate() {
@@ -110,6 +120,7 @@ impl Access {
         let acceptable_acr = min_acr.map_or_else(String::new, |rank| acr_order[rank..].join(" "));
         Access::Protected(Arc::new(Protected {
             bearer: p.bearer.iter().map(|b| b.value.clone()).collect(),
+            session: p.session,
             profiles: p.profiles.clone(),
             min_acr,
             acceptable_acr: acceptable_acr.into(),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, AlgorithmFamily};
 
+use super::discovery::Discovery;
 use super::identity::ClaimMapping;
 use super::source::{FetchError, Fetched, HttpKeySource, KeySource};
 use super::store::{KeyMetrics, KeyPolicy, KeyStore};
@@ -14,6 +15,7 @@ use super::token_cache::{CacheCounters, TokenCache};
 use super::verify::Rules;
 use crate::config::Problems;
 use crate::config::file::ProviderSection;
+use crate::login::LoginSpec;
 
 /// One validated identity provider.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +34,8 @@ pub struct ProviderSpec {
     pub fetch_timeout: Duration,
     /// How claims become the identity.
     pub claims: ClaimMapping,
+    /// Browser login with this provider, when configured.
+    pub login: Option<LoginSpec>,
 }
 
 /// A provider, live.
@@ -44,6 +48,10 @@ pub struct Provider {
     pub keys: KeyStore,
     /// Its verified tokens.
     pub tokens: TokenCache,
+    /// The HTTP client of every call to it.
+    pub client: reqwest::Client,
+    /// Its metadata (endpoints).
+    pub discovery: Arc<Discovery>,
 }
 
 /// Whether `url` may be fetched: HTTPS, or HTTP to a loopback host (local development).
@@ -173,6 +181,10 @@ impl ProviderSpec {
             keys,
             fetch_timeout: d(p.keys.timeout, 5),
             claims: ClaimMapping::from_file(&p.claims),
+            login: p
+                .login
+                .as_ref()
+                .and_then(|l| LoginSpec::from_file(name, l, base, problems)),
         }
     }
 }
@@ -182,20 +194,56 @@ impl ProviderSpec {
 impl Provider {
     /// A live provider with no keys yet (the key refresher loads them).
     pub fn build(spec: ProviderSpec, keys: KeyMetrics, tokens: TokenCache) -> Provider {
-        let source: Box<dyn KeySource> = match HttpKeySource::new(
-            &spec.rules.issuer,
-            spec.jwks_uri.as_deref(),
-            spec.ca.as_ref().map(|(_, pem)| pem.as_slice()),
-            spec.fetch_timeout,
-        ) {
-            Ok(s) => Box::new(s),
-            Err(reason) => Box::new(Unavailable(reason)),
+        let ca = spec.ca.as_ref().map(|(_, pem)| pem.as_slice());
+        let (client, failure) = match super::source::client(ca, spec.fetch_timeout) {
+            Ok(c) => (c, None),
+            Err(reason) => (reqwest::Client::new(), Some(reason)),
+        };
+        let discovery = Arc::new(Discovery::new(client.clone(), &spec.rules.issuer));
+        let source: Box<dyn KeySource> = match failure {
+            None => Box::new(HttpKeySource::new(
+                client.clone(),
+                spec.jwks_uri.as_deref(),
+                discovery.clone(),
+            )),
+            Some(reason) => Box::new(Unavailable(reason)),
         };
         Provider {
             name: spec.name.as_str().into(),
             keys: KeyStore::new(&spec.name, source, spec.keys, keys),
             tokens,
+            client,
+            discovery,
             spec,
+        }
+    }
+
+    /// The keys to verify a token signed with `alg` under `kid`: the current ones, or after
+    /// one refetch when the `kid` is unknown (see `store`).
+    pub async fn keys_for(
+        &self,
+        kid: Option<&str>,
+        alg: jsonwebtoken::Algorithm,
+        instant: std::time::Instant,
+    ) -> Result<Arc<super::keys::KeySet>, super::verify::VerifyError> {
+        use super::verify::VerifyError::UnknownKey;
+        let keys = self.keys.keys().ok_or(UnknownKey)?;
+        if keys.find(kid, alg).is_some() {
+            return Ok(keys);
+        }
+        match kid {
+            Some(kid) if !keys.has_kid(kid) => {
+                let keys = self
+                    .keys
+                    .refetch_for(kid, instant)
+                    .await
+                    .ok_or(UnknownKey)?;
+                keys.find(Some(kid), alg)
+                    .is_some()
+                    .then_some(keys)
+                    .ok_or(UnknownKey)
+            }
+            _ => Err(UnknownKey),
         }
     }
 

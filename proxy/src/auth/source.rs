@@ -1,11 +1,14 @@
 //! Where a provider's keys come from: its JWKS over HTTPS, found by OpenID discovery when no
-//! `jwks_uri` is configured. Behind a trait so the key store is tested without I/O.
+//! `jwks_uri` is configured. Behind a trait so the key store is tested without I/O. Also the
+//! HTTP client every call to a provider uses.
 
 use std::time::Duration;
 
-use async_trait::async_trait;
-use parking_lot::Mutex;
+use std::sync::Arc;
 
+use async_trait::async_trait;
+
+use super::discovery::Discovery;
 use super::keys::{KeySet, KeysError, MAX_JWKS_SIZE};
 
 /// A fetched key set and how long the provider says it stays fresh.
@@ -61,41 +64,44 @@ pub trait KeySource: Send + Sync {
     async fn fetch(&self) -> Result<Fetched, FetchError>;
 }
 
-/// Keys over HTTPS, with discovery.
+/// Keys over HTTPS: from the configured `jwks_uri`, or the one discovery gives.
 pub struct HttpKeySource {
     client: reqwest::Client,
-    issuer: String,
-    /// Configured, or found by discovery (then kept).
-    jwks_uri: Mutex<Option<String>>,
+    jwks_uri: Option<String>,
+    discovery: Arc<Discovery>,
 }
 
 // === impl HttpKeySource ===
 
-impl HttpKeySource {
-    /// A source for `issuer`; `ca_pem` replaces the system roots when given.
-    pub fn new(
-        issuer: &str,
-        jwks_uri: Option<&str>,
-        ca_pem: Option<&[u8]>,
-        timeout: Duration,
-    ) -> Result<HttpKeySource, String> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("vigie/", env!("CARGO_PKG_VERSION")));
-        if let Some(pem) = ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| e.to_string())?;
-            builder = builder.tls_built_in_root_certs(false);
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
+/// An HTTP client for a provider: timeouts, no redirects, `ca_pem` replacing the system roots.
+pub fn client(ca_pem: Option<&[u8]>, timeout: Duration) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("vigie/", env!("CARGO_PKG_VERSION")));
+    if let Some(pem) = ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| e.to_string())?;
+        builder = builder.tls_built_in_root_certs(false);
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
         }
-        Ok(HttpKeySource {
-            client: builder.build().map_err(|e| e.to_string())?,
-            issuer: issuer.to_string(),
-            jwks_uri: Mutex::new(jwks_uri.map(str::to_string)),
-        })
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+impl HttpKeySource {
+    /// Keys from `jwks_uri`, or from the provider's discovery document.
+    pub fn new(
+        client: reqwest::Client,
+        jwks_uri: Option<&str>,
+        discovery: Arc<Discovery>,
+    ) -> HttpKeySource {
+        HttpKeySource {
+            client,
+            jwks_uri: jwks_uri.map(str::to_string),
+            discovery,
+        }
     }
 
     async fn get(&self, url: &str) -> Result<(Vec<u8>, Option<Duration>), FetchError> {
@@ -127,42 +133,15 @@ impl HttpKeySource {
         }
         Ok((body, max_age))
     }
-
-    /// The JWKS address: configured, or from the discovery document (whose `issuer` must
-    /// be exactly ours).
-    async fn jwks_uri(&self) -> Result<String, FetchError> {
-        if let Some(uri) = self.jwks_uri.lock().clone() {
-            return Ok(uri);
-        }
-        let url = format!(
-            "{}/.well-known/openid-configuration",
-            self.issuer.trim_end_matches('/')
-        );
-        let (body, _) = self.get(&url).await?;
-        let bad = |reason: &str| FetchError::Discovery {
-            url: url.clone(),
-            reason: reason.to_string(),
-        };
-        let doc: serde_json::Value = serde_json::from_slice(&body).map_err(|_| bad("not JSON"))?;
-        if doc["issuer"].as_str() != Some(self.issuer.as_str()) {
-            return Err(bad("its `issuer` is not the configured issuer"));
-        }
-        let uri = doc["jwks_uri"]
-            .as_str()
-            .ok_or_else(|| bad("no `jwks_uri`"))?
-            .to_string();
-        if !super::provider::is_acceptable_url(&uri) {
-            return Err(bad("`jwks_uri` must be https (or http on loopback)"));
-        }
-        *self.jwks_uri.lock() = Some(uri.clone());
-        Ok(uri)
-    }
 }
 
 #[async_trait]
 impl KeySource for HttpKeySource {
     async fn fetch(&self) -> Result<Fetched, FetchError> {
-        let url = self.jwks_uri().await?;
+        let url = match &self.jwks_uri {
+            Some(u) => u.clone(),
+            None => self.discovery.metadata().await?.jwks_uri.clone(),
+        };
         let (body, max_age) = self.get(&url).await?;
         let keys = KeySet::parse(&body).map_err(|source| FetchError::Keys { url, source })?;
         Ok(Fetched { keys, max_age })

@@ -128,6 +128,31 @@ pub fn verify(
     rules: &Rules,
     now: u64,
 ) -> Result<Map<String, Value>, VerifyError> {
+    let claims = verify_signature(token, inspected, key, rules)?;
+    check_claims(&claims, rules, now, true)?;
+    Ok(claims)
+}
+
+/// Like [`verify`], for documents that may lack `exp` (a signed userinfo answer): the
+/// signature, `iss` and `aud` are checked, and the time claims when present.
+pub fn verify_document(
+    token: &str,
+    inspected: &Inspected,
+    key: &DecodingKey,
+    rules: &Rules,
+    now: u64,
+) -> Result<Map<String, Value>, VerifyError> {
+    let claims = verify_signature(token, inspected, key, rules)?;
+    check_claims(&claims, rules, now, false)?;
+    Ok(claims)
+}
+
+fn verify_signature(
+    token: &str,
+    inspected: &Inspected,
+    key: &DecodingKey,
+    rules: &Rules,
+) -> Result<Map<String, Value>, VerifyError> {
     if !rules.algorithms.contains(&inspected.alg) {
         return Err(VerifyError::Algorithm);
     }
@@ -148,12 +173,16 @@ pub fn verify(
             ErrorKind::InvalidAlgorithm => VerifyError::Algorithm,
             _ => VerifyError::Malformed,
         })?;
-    check_claims(&data.claims, rules, now)?;
     Ok(data.claims)
 }
 
 /// `iss`, `aud`, `exp`, `nbf`, `iat` against `rules` at Unix time `now`.
-fn check_claims(claims: &Map<String, Value>, rules: &Rules, now: u64) -> Result<(), VerifyError> {
+fn check_claims(
+    claims: &Map<String, Value>,
+    rules: &Rules,
+    now: u64,
+    require_exp: bool,
+) -> Result<(), VerifyError> {
     match claims.get("iss").and_then(Value::as_str) {
         Some(iss) if iss == rules.issuer => {}
         Some(_) => return Err(VerifyError::Issuer),
@@ -166,12 +195,14 @@ fn check_claims(claims: &Map<String, Value>, rules: &Rules, now: u64) -> Result<
         Some(Value::String(_) | Value::Array(_)) => return Err(VerifyError::Audience),
         _ => return Err(VerifyError::Claims),
     }
-    let exp = claims
-        .get("exp")
-        .and_then(Value::as_u64)
-        .ok_or(VerifyError::Claims)?;
-    if now > exp.saturating_add(rules.leeway) {
-        return Err(VerifyError::Expired);
+    match claims.get("exp").map(Value::as_u64) {
+        Some(Some(exp)) if now > exp.saturating_add(rules.leeway) => {
+            return Err(VerifyError::Expired);
+        }
+        Some(Some(_)) => {}
+        Some(None) => return Err(VerifyError::Claims),
+        None if require_exp => return Err(VerifyError::Claims),
+        None => {}
     }
     for name in ["nbf", "iat"] {
         match claims.get(name) {

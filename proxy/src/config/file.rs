@@ -42,6 +42,9 @@ pub struct FileConfig {
     /// What Vigie tells upstreams about the identity, and how.
     #[serde(default)]
     pub identity: IdentitySection,
+    /// Login sessions owned by the edge.
+    #[serde(default)]
+    pub sessions: SessionsSection,
     /// Which requests go where.
     pub routes: Spanned<Vec<RouteSection>>,
 }

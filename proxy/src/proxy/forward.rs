@@ -59,6 +59,24 @@ pub(super) fn jwks_request(generation: &Generation, req: &RequestHeader) -> Opti
     })
 }
 
+/// Whether the request is a browser navigating (worth a redirect to the login page rather
+/// than a 401): a GET or HEAD asking for HTML.
+pub(super) fn is_navigation(req: &RequestHeader) -> bool {
+    matches!(req.method, http::Method::GET | http::Method::HEAD)
+        && req
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|a| a.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"))
+}
+
+/// The login page, with this request as where to come back.
+pub(super) fn login_location(req: &RequestHeader) -> String {
+    let here = req.uri.path_and_query().map_or("/", |p| p.as_str());
+    let encoded: String = form_urlencoded::byte_serialize(here.as_bytes()).collect();
+    format!("/vigie/login?return_to={encoded}")
+}
+
 /// Normalises the path and selects the route, or says why the request is refused.
 pub(super) fn admit(generation: &Generation, req: &RequestHeader) -> Result<Admitted, Rejection> {
     let raw = req.uri.path();

@@ -178,6 +178,9 @@ fn warn_restart_only(old: &Config, new: &Config) {
     if old.logging != new.logging {
         changed.push("logging");
     }
+    if old.sessions != new.sessions {
+        changed.push("sessions");
+    }
     if old.limits.max_requests_per_connection != new.limits.max_requests_per_connection
         || old.limits.h2_idle_timeout != new.limits.h2_idle_timeout
     {

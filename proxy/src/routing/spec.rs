@@ -46,7 +46,7 @@ impl RouteSpec {
     pub(crate) fn from_file(
         routes: &Spanned<Vec<RouteSection>>,
         upstreams: &BTreeMap<String, impl Sized>,
-        providers: &BTreeMap<String, impl Sized>,
+        providers: &BTreeMap<String, crate::auth::provider::ProviderSpec>,
         identity: &IdentitySettings,
         problems: &mut Problems,
     ) -> Vec<RouteSpec> {
@@ -141,6 +141,7 @@ impl RouteSpec {
                     &provider_names,
                     &identity.acr_order,
                     identity.assertion.is_some(),
+                    providers.values().any(|p| p.login.is_some()),
                     problems,
                 ),
             });

@@ -37,6 +37,102 @@ pub struct ProviderSection {
     /// How claims become the identity.
     #[serde(default)]
     pub claims: ClaimsSection,
+    /// Present when people log in with this provider from the login page.
+    pub login: Option<LoginSection>,
+}
+
+/// `identity_providers.NAME.login:` (OpenID Connect authorization code flow with PKCE).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginSection {
+    /// Client id registered at the provider.
+    pub client_id: String,
+    /// How Vigie authenticates at the token endpoint (default `client_secret_post`).
+    pub token_auth: Option<TokenAuth>,
+    /// File holding the client secret (`client_secret_post` and `client_secret_basic`).
+    pub client_secret_file: Option<Spanned<PathBuf>>,
+    /// PEM private key signing the client assertion (`private_key_jwt`; ES256 or RS256).
+    pub private_key_file: Option<Spanned<PathBuf>>,
+    /// The callback registered at the provider: `https://HOST/vigie/callback/NAME`.
+    pub redirect_uri: Spanned<String>,
+    /// Where the provider sends the browser after logout: `https://HOST/vigie/logged-out`.
+    pub post_logout_redirect_uri: Option<Spanned<String>>,
+    /// Scopes asked (default `openid`).
+    pub scope: Option<String>,
+    /// `acr_values` asked; the returned `acr` must be at least as strong (FranceConnect: eidas1).
+    pub acr_values: Option<Spanned<String>>,
+    /// How userinfo answers: `jwt` (signed, required for FranceConnect), `json`, or `none`
+    /// to skip the call (default `jwt`).
+    pub userinfo: Option<UserinfoFormat>,
+    /// Name shown on the login page.
+    pub label: Option<String>,
+    /// Button style: `franceconnect` (the official one) or `standard` (default).
+    pub button: Option<ButtonStyle>,
+    /// Profiles the login page offers this provider to (e.g. FranceConnect: responsable).
+    pub offered_to: Spanned<Vec<String>>,
+    /// Profile given to people of this provider when its claims carry none
+    /// (FranceConnect: responsable, only legal guardians use it).
+    pub default_profile: Option<String>,
+}
+
+/// Client authentication at the token endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenAuth {
+    /// `client_id` and `client_secret` in the form.
+    ClientSecretPost,
+    /// HTTP Basic with the client id and secret.
+    ClientSecretBasic,
+    /// A signed JWT client assertion (RFC 7523).
+    PrivateKeyJwt,
+}
+
+/// Format of the userinfo answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserinfoFormat {
+    /// `application/jwt`, signed with the provider's keys.
+    Jwt,
+    /// Plain JSON.
+    Json,
+    /// Not called.
+    None,
+}
+
+/// How a provider's login button looks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ButtonStyle {
+    /// The official FranceConnect button, its explanation link and the "ou" separator.
+    Franceconnect,
+    /// A plain button with the provider's label.
+    Standard,
+}
+
+/// `sessions:`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsSection {
+    /// `embedded` (default, one node) or `redis` (a fleet).
+    pub store: Option<StoreKind>,
+    /// A session unused for this long ends (default 30m).
+    pub idle_timeout: Option<Duration>,
+    /// A session ends this long after login (default 12h).
+    pub absolute_timeout: Option<Duration>,
+    /// Most sessions the embedded store keeps (default 1000000).
+    pub max_sessions: Option<u64>,
+    /// File of at least 32 random bytes sealing the login cookies; the same on every node.
+    /// Absent: a random secret per process (one node only).
+    pub secret_file: Option<Spanned<PathBuf>>,
+}
+
+/// Session store kinds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreKind {
+    /// In the process.
+    #[default]
+    Embedded,
 }
 
 /// Kinds of identity provider.
@@ -161,6 +257,9 @@ pub struct ProtectedSection {
     /// Identity providers whose bearer tokens are accepted.
     #[serde(default)]
     pub bearer: Vec<Spanned<String>>,
+    /// Whether a login session is accepted (browsers without one are sent to the login page).
+    #[serde(default)]
+    pub session: bool,
     /// Profiles allowed (default: any).
     #[serde(default)]
     pub profiles: Vec<String>,

@@ -1,0 +1,96 @@
+//! The login and logout pages (French, in the look of the État's design system).
+
+use askama::Template;
+use bytes::Bytes;
+
+use crate::config::file::ButtonStyle;
+use crate::pages::{Page, SERVICE};
+use crate::reload::Generation;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    service: &'a str,
+    title: &'a str,
+    profile: Option<&'a str>,
+    return_to: String,
+    providers: Vec<Choice>,
+}
+
+struct Choice {
+    href: String,
+    label: String,
+    franceconnect: bool,
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct LogoutPage<'a> {
+    service: &'a str,
+    title: &'a str,
+    lead: &'a str,
+    csrf: Option<String>,
+}
+
+/// The login page: the profile choice, then the providers offered to that profile
+/// (FranceConnect first, with its official button).
+pub(super) fn login(generation: &Generation, profile: Option<&str>, return_to: &str) -> Page {
+    let encoded: String = form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+    let chosen = profile.and_then(|p| match p {
+        "responsable" => Some(("responsable", "représentant légal")),
+        "eleve" => Some(("eleve", "élève")),
+        _ => None,
+    });
+    let mut providers: Vec<Choice> = chosen
+        .map(|(key, _)| {
+            generation
+                .auth
+                .providers
+                .values()
+                .filter_map(|p| p.spec.login.as_ref().map(|l| (p, l)))
+                .filter(|(_, l)| l.offered_to.iter().any(|o| o == key))
+                .map(|(p, l)| Choice {
+                    href: format!("/vigie/login/{}?return_to={encoded}", p.name),
+                    label: l.label.clone(),
+                    franceconnect: l.button == ButtonStyle::Franceconnect,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    providers.sort_by_key(|c| !c.franceconnect);
+    let page = LoginPage {
+        service: SERVICE,
+        title: "Connexion",
+        profile: chosen.map(|(_, label)| label),
+        return_to: encoded,
+        providers,
+    };
+    html(200, page.render())
+}
+
+/// The logout confirmation (with a CSRF token) or a plain message.
+pub(super) fn logout(title: &str, lead: &str, csrf: Option<String>) -> Page {
+    html(
+        200,
+        LogoutPage {
+            service: SERVICE,
+            title,
+            lead,
+            csrf,
+        }
+        .render(),
+    )
+}
+
+fn html(status: u16, body: Result<String, askama::Error>) -> Page {
+    Page {
+        status,
+        headers: vec![
+            ("content-type", "text/html; charset=utf-8".into()),
+            ("cache-control", "no-store".into()),
+            ("x-content-type-options", "nosniff".into()),
+            ("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'".into()),
+        ],
+        body: Bytes::from(body.unwrap_or_else(|_| "Erreur".into())),
+    }
+}

@@ -1,0 +1,90 @@
+//! The in-process session store: the default for one node. Bounded in entries; a session
+//! ends after `idle` without use or `absolute` after login, whichever comes first.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use moka::Expiry;
+use moka::sync::Cache;
+
+use super::{SessionId, SessionRecord, SessionStore, StoreError, Timeouts};
+
+/// See the module docs.
+pub struct EmbeddedStore {
+    sessions: Cache<SessionId, Arc<Stored>>,
+}
+
+pub(super) struct Stored {
+    pub(super) record: Arc<SessionRecord>,
+    pub(super) created: Instant,
+}
+
+pub(super) struct IdleOrAbsolute(pub(super) Timeouts);
+
+// === impl EmbeddedStore ===
+
+impl EmbeddedStore {
+    /// A store holding at most `max_sessions`.
+    pub fn new(timeouts: Timeouts, max_sessions: u64) -> EmbeddedStore {
+        EmbeddedStore {
+            sessions: Cache::builder()
+                .max_capacity(max_sessions)
+                .expire_after(IdleOrAbsolute(timeouts))
+                .build(),
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for EmbeddedStore {
+    async fn get(&self, id: &SessionId) -> Result<Option<Arc<SessionRecord>>, StoreError> {
+        Ok(self.sessions.get(id).map(|s| s.record.clone()))
+    }
+
+    async fn create(&self, id: &SessionId, record: SessionRecord) -> Result<(), StoreError> {
+        let stored = Stored {
+            record: Arc::new(record),
+            created: Instant::now(),
+        };
+        self.sessions.insert(id.clone(), Arc::new(stored));
+        Ok(())
+    }
+
+    async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
+        self.sessions.invalidate(id);
+        Ok(())
+    }
+}
+
+// === impl IdleOrAbsolute ===
+
+impl IdleOrAbsolute {
+    /// Time left: `idle`, capped by what remains of `absolute`.
+    pub(super) fn left(&self, stored: &Stored, now: Instant) -> Duration {
+        let lived = now.saturating_duration_since(stored.created);
+        self.0.idle.min(self.0.absolute.saturating_sub(lived))
+    }
+}
+
+impl Expiry<SessionId, Arc<Stored>> for IdleOrAbsolute {
+    fn expire_after_create(
+        &self,
+        _id: &SessionId,
+        stored: &Arc<Stored>,
+        now: Instant,
+    ) -> Option<Duration> {
+        Some(self.left(stored, now))
+    }
+
+    fn expire_after_read(
+        &self,
+        _id: &SessionId,
+        stored: &Arc<Stored>,
+        now: Instant,
+        _current: Option<Duration>,
+        _last_modified: Instant,
+    ) -> Option<Duration> {
+        Some(self.left(stored, now))
+    }
+}
