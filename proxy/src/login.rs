@@ -51,6 +51,8 @@ pub struct LoginRequest<'a> {
     pub request_id: &'a str,
     /// Whether errors should be JSON.
     pub wants_json: bool,
+    /// `scheme://host[:port]` as the client used it, to complete path-form redirect URIs.
+    pub origin: String,
 }
 
 /// Whether Vigie answers `path` itself.
@@ -92,15 +94,20 @@ impl LoginService {
                 &return_to::safe(param("return_to")),
             )),
             (&Method::GET, p) if p.starts_with("/vigie/login/") => {
-                self.start(generation, &p["/vigie/login/".len()..], param("return_to"))
-                    .await
+                self.start(
+                    generation,
+                    &p["/vigie/login/".len()..],
+                    param("return_to"),
+                    &req.origin,
+                )
+                .await
             }
             (&Method::GET, p) if p.starts_with("/vigie/callback/") => {
                 self.callback(generation, req, &p["/vigie/callback/".len()..], &query)
                     .await
             }
             (&Method::GET, "/vigie/logout") => Ok(self.logout_page(req).await),
-            (&Method::POST, "/vigie/logout") => self.logout(generation, req).await,
+            (&Method::POST, "/vigie/logout") => self.logout(generation, req, &req.origin).await,
             (&Method::GET, "/vigie/logged-out") => Ok(self.logged_out(req, param("state"))),
             _ => Err(Rejection::NoRoute),
         };
@@ -113,6 +120,7 @@ impl LoginService {
         generation: &Generation,
         name: &str,
         return_to: Option<&str>,
+        origin: &str,
     ) -> Result<Page, Rejection> {
         let (provider, login) = generation
             .auth
@@ -120,10 +128,15 @@ impl LoginService {
             .get(name)
             .and_then(|p| p.spec.login.as_ref().map(|l| (p, l)))
             .ok_or(Rejection::NoRoute)?;
-        let (location, pending) =
-            flow::start(provider, login, return_to::safe(return_to), unix_now())
-                .await
-                .map_err(|e| self.failed(name, &e))?;
+        let (location, pending) = flow::start(
+            provider,
+            login,
+            return_to::safe(return_to),
+            origin,
+            unix_now(),
+        )
+        .await
+        .map_err(|e| self.failed(name, &e))?;
         let sealed = self
             .sessions
             .sealer
@@ -209,6 +222,7 @@ impl LoginService {
         &self,
         generation: &Generation,
         req: &LoginRequest<'_>,
+        origin: &str,
     ) -> Result<Page, Rejection> {
         let id = cookie::get(&req.head.headers, cookie::SESSION).and_then(SessionId::parse);
         let csrf = form_urlencoded::parse(req.body)
@@ -242,7 +256,7 @@ impl LoginService {
         self.metrics.logout();
         let mut cookies = vec![cookie::clear(cookie::SESSION)];
         let end_session = match &record {
-            Some(r) => self.end_session_url(generation, r).await,
+            Some(r) => self.end_session_url(generation, r, origin).await,
             None => None,
         };
         let location = match end_session {
@@ -266,17 +280,18 @@ impl LoginService {
         &self,
         generation: &Generation,
         record: &SessionRecord,
+        origin: &str,
     ) -> Option<(String, String)> {
         let provider = generation.auth.providers.get(&*record.identity.provider)?;
         let login = provider.spec.login.as_ref()?;
-        let back = login.post_logout_redirect_uri.as_deref()?;
+        let back = LoginSpec::absolute(login.post_logout_redirect_uri.as_deref()?, origin);
         let id_token = record.id_token.as_deref()?;
         let metadata = provider.discovery.metadata().await.ok()?;
         let endpoint = metadata.end_session_endpoint.as_deref()?;
         let state = SessionId::generate().as_str().to_string();
         let query = form_urlencoded::Serializer::new(String::new())
             .append_pair("id_token_hint", id_token)
-            .append_pair("post_logout_redirect_uri", back)
+            .append_pair("post_logout_redirect_uri", &back)
             .append_pair("state", &state)
             .finish();
         let separator = if endpoint.contains('?') { '&' } else { '?' };
@@ -324,7 +339,7 @@ impl LoginService {
         Rejection::LoginFailed(match e {
             LoginError::Refused(_) => LoginFailure::Cancelled,
             LoginError::NoPending | LoginError::State => LoginFailure::Expired,
-            LoginError::Unavailable(_) | LoginError::TokenExchange(_) => LoginFailure::Unavailable,
+            LoginError::Unavailable(_) => LoginFailure::Unavailable,
             _ => LoginFailure::Unverifiable,
         })
     }

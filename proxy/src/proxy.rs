@@ -76,11 +76,16 @@ impl EdgeProxy {
             }
         }
         let request_id = ctx.request_id().clone();
+        let origin = ctx
+            .forwarded()
+            .map(|f| format!("{}://{}", f.proto, f.host.as_deref().unwrap_or("localhost")))
+            .unwrap_or_default();
         let req = LoginRequest {
             head: session.req_header(),
             body: &body,
             request_id: request_id.as_str(),
-            wants_json: ctx.wants_json,
+            wants_json,
+            origin,
         };
         Ok(self.login.answer(generation, &req).await)
     }

@@ -227,24 +227,29 @@ impl Provider {
         instant: std::time::Instant,
     ) -> Result<Arc<super::keys::KeySet>, super::verify::VerifyError> {
         use super::verify::VerifyError::UnknownKey;
-        let keys = self.keys.keys().ok_or(UnknownKey)?;
-        if keys.find(kid, alg).is_some() {
-            return Ok(keys);
+        let current = self.keys.keys();
+        if let Some(keys) = current.as_ref().filter(|k| k.find(kid, alg).is_some()) {
+            return Ok(keys.clone());
         }
-        match kid {
-            Some(kid) if !keys.has_kid(kid) => {
-                let keys = self
-                    .keys
-                    .refetch_for(kid, instant)
-                    .await
-                    .ok_or(UnknownKey)?;
-                keys.find(Some(kid), alg)
-                    .is_some()
-                    .then_some(keys)
-                    .ok_or(UnknownKey)
-            }
-            _ => Err(UnknownKey),
+        // Refetch when nothing is loaded yet (the provider was down at start) or the `kid`
+        // is new (a rotation); a known `kid` with another algorithm is simply refused.
+        let worth_refetching = match (&current, kid) {
+            (None, _) => true,
+            (Some(keys), Some(kid)) => !keys.has_kid(kid),
+            (Some(_), None) => false,
+        };
+        if !worth_refetching {
+            return Err(UnknownKey);
         }
+        let keys = self
+            .keys
+            .refetch_for(kid, instant)
+            .await
+            .ok_or(UnknownKey)?;
+        keys.find(kid, alg)
+            .is_some()
+            .then_some(keys)
+            .ok_or(UnknownKey)
     }
 
     /// A token cache for a provider, from `identity.token_cache`.

@@ -120,17 +120,19 @@ impl KeyStore {
         true
     }
 
-    /// Called when a token names `kid` and the keys lack it: refetches once per
+    /// Called when a token names `kid` and the keys lack it, or when no keys were ever
+    /// loaded (`kid` is then `None` if the token names none): refetches once per
     /// `unknown_kid_interval` at most, shared by every concurrent caller. Returns the keys
-    /// if they now have `kid`.
-    pub async fn refetch_for(&self, kid: &str, now: Instant) -> Option<Arc<KeySet>> {
+    /// if they now have `kid` (any keys, for `None`).
+    pub async fn refetch_for(&self, kid: Option<&str>, now: Instant) -> Option<Arc<KeySet>> {
         self.metrics.unknown_kid.inc();
         if self.kid_refetch_too_soon(now) {
             return None;
         }
         let _one_at_a_time = self.fetching.lock().await;
         // Another caller may have fetched while this one waited.
-        if let Some(keys) = self.keys().filter(|k| k.has_kid(kid)) {
+        let wanted = |k: &Arc<KeySet>| kid.is_none_or(|kid| k.has_kid(kid));
+        if let Some(keys) = self.keys().filter(wanted) {
             return Some(keys);
         }
         {
@@ -144,7 +146,7 @@ impl KeyStore {
             state.last_kid_refetch = Some(now);
         }
         self.fetch(now).await;
-        self.keys().filter(|k| k.has_kid(kid))
+        self.keys().filter(wanted)
     }
 
     fn kid_refetch_too_soon(&self, now: Instant) -> bool {

@@ -24,6 +24,7 @@ pub(super) struct Pending {
     pub(super) state: String,
     pub(super) nonce: String,
     pub(super) verifier: String,
+    pub(super) redirect_uri: String,
     pub(super) return_to: String,
     pub(super) expires: u64,
 }
@@ -73,6 +74,7 @@ pub(super) async fn start(
     provider: &Provider,
     login: &LoginSpec,
     return_to: String,
+    origin: &str,
     now: u64,
 ) -> Result<(String, Pending), LoginError> {
     let metadata = provider
@@ -89,6 +91,7 @@ pub(super) async fn start(
         state: random(),
         nonce: random(),
         verifier: random(),
+        redirect_uri: LoginSpec::absolute(&login.redirect_uri, origin),
         return_to,
         expires: now + PENDING_LIFETIME,
     };
@@ -100,7 +103,7 @@ pub(super) async fn start(
     query
         .append_pair("response_type", "code")
         .append_pair("client_id", &login.client_id)
-        .append_pair("redirect_uri", &login.redirect_uri)
+        .append_pair("redirect_uri", &pending.redirect_uri)
         .append_pair("scope", &login.scope)
         .append_pair("state", &pending.state)
         .append_pair("nonce", &pending.nonce)
@@ -153,15 +156,8 @@ pub(super) async fn finish(
         .token_endpoint
         .as_deref()
         .ok_or_else(|| LoginError::Unavailable("no token_endpoint".into()))?;
-    let tokens = super::token::exchange(
-        provider,
-        login,
-        token_endpoint,
-        code,
-        &pending.verifier,
-        now,
-    )
-    .await?;
+    let tokens =
+        super::token::exchange(provider, login, token_endpoint, code, pending, now).await?;
     let rules = Rules {
         audiences: vec![login.client_id.clone()],
         max_size: MAX_ANSWER,

@@ -17,7 +17,7 @@ pub struct LoginSpec {
     pub client_id: String,
     /// How Vigie authenticates at the token endpoint.
     pub client_auth: ClientAuth,
-    /// The registered callback.
+    /// The registered callback: a URL, or a path completed with the request's origin.
     pub redirect_uri: String,
     /// Where the provider returns after logout.
     pub post_logout_redirect_uri: Option<String>,
@@ -85,6 +85,16 @@ impl fmt::Debug for LoginSpec {
 }
 
 impl LoginSpec {
+    /// `uri` as an absolute URL: as configured, or a path completed with `origin`
+    /// (`https://host[:port]`, from the login request).
+    pub fn absolute(uri: &str, origin: &str) -> String {
+        if uri.starts_with('/') {
+            format!("{origin}{uri}")
+        } else {
+            uri.to_string()
+        }
+    }
+
     /// Validates `identity_providers.NAME.login`.
     pub(crate) fn from_file(
         name: &str,
@@ -95,11 +105,13 @@ impl LoginSpec {
         let path = format!("identity_providers.{name}.login");
         let mut ok = true;
         let mut url = |field: &str, v: &Spanned<String>, problems: &mut Problems| {
-            if !is_acceptable_url(&v.value) {
+            let path_form =
+                v.value.starts_with("/vigie/") && crate::routing::normalize_path(&v.value).is_ok();
+            if !is_acceptable_url(&v.value) && !path_form {
                 problems.report(
                     format!("{path}.{field}"),
                     &v.referenced,
-                    format!("invalid {field} {:?}: expected an https URL", v.value),
+                    format!("invalid {field} {:?}: expected an https URL, or a path under /vigie/ completed with the request's host", v.value),
                 );
                 ok = false;
             }

@@ -21,7 +21,7 @@ pub(super) async fn exchange(
     login: &LoginSpec,
     endpoint: &str,
     code: &str,
-    verifier: &str,
+    pending: &super::flow::Pending,
     now: u64,
 ) -> Result<Tokens, LoginError> {
     let failed = |why: String| LoginError::TokenExchange(why);
@@ -30,8 +30,8 @@ pub(super) async fn exchange(
         let mut form = form_urlencoded::Serializer::new(String::new());
         form.append_pair("grant_type", "authorization_code")
             .append_pair("code", code)
-            .append_pair("redirect_uri", &login.redirect_uri)
-            .append_pair("code_verifier", verifier);
+            .append_pair("redirect_uri", &pending.redirect_uri)
+            .append_pair("code_verifier", &pending.verifier);
         let mut basic = None;
         match &login.client_auth {
             ClientAuth::SecretPost(secret) => {
@@ -73,7 +73,7 @@ pub(super) async fn exchange(
         .body(body)
         .send()
         .await
-        .map_err(|e| failed(e.to_string()))?;
+        .map_err(|e| LoginError::Unavailable(e.to_string()))?;
     let status = resp.status();
     let body = read_limited(resp, 64 * 1024).await.map_err(failed)?;
     let doc: serde_json::Value =

@@ -107,7 +107,9 @@ async fn rotation_is_picked_up_by_one_refetch() {
     let t0 = Instant::now();
     store.refresh_if_due(t0).await;
     *provider.jwks.lock() = Some(jwks(&[&k1, &k2]));
-    let keys = store.refetch_for("k2", t0 + Duration::from_secs(1)).await;
+    let keys = store
+        .refetch_for(Some("k2"), t0 + Duration::from_secs(1))
+        .await;
     assert!(keys.is_some_and(|k| k.has_kid("k2")));
     assert_eq!(fetches(&provider), 2);
 }
@@ -125,7 +127,7 @@ async fn a_spray_of_unknown_kids_costs_one_fetch_per_interval() {
         let store = store.clone();
         spray.spawn(async move {
             store
-                .refetch_for(&format!("random-{i}"), t0 + Duration::from_secs(1))
+                .refetch_for(Some(&format!("random-{i}")), t0 + Duration::from_secs(1))
                 .await
         });
     }
@@ -139,13 +141,28 @@ async fn a_spray_of_unknown_kids_costs_one_fetch_per_interval() {
     );
     assert!(
         store
-            .refetch_for("again", t0 + Duration::from_secs(20))
+            .refetch_for(Some("again"), t0 + Duration::from_secs(20))
             .await
             .is_none()
     );
     assert_eq!(fetches(&provider), 2, "still inside the interval");
     store
-        .refetch_for("again", t0 + Duration::from_secs(32))
+        .refetch_for(Some("again"), t0 + Duration::from_secs(32))
         .await;
     assert_eq!(fetches(&provider), 3, "one more once the interval passed");
+}
+
+#[tokio::test]
+async fn a_provider_down_at_start_is_fetched_again_by_the_first_token() {
+    let k1 = TestKey::generate(Algorithm::ES256, "k1");
+    let provider = Arc::new(FakeProvider::default());
+    let store = store(&provider);
+    let t0 = Instant::now();
+    store.refresh_if_due(t0).await;
+    assert!(!store.is_loaded());
+    *provider.jwks.lock() = Some(jwks(&[&k1]));
+    // Inside the retry backoff, a token (here without `kid`) still gets one refetch.
+    let keys = store.refetch_for(None, t0 + Duration::from_secs(1)).await;
+    assert!(keys.is_some_and(|k| k.has_kid("k1")));
+    assert_eq!(fetches(&provider), 2);
 }
