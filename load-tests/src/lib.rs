@@ -4,5 +4,6 @@
 
 pub mod idp;
 pub mod keys;
+pub mod redis;
 pub mod serve;
 pub mod upstream;

@@ -60,13 +60,6 @@ pub fn is_login_path(path: &str) -> bool {
     path.starts_with(PREFIX)
 }
 
-/// Seconds since the Unix epoch.
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 impl LoginService {
     /// A service over the process's sessions.
     pub fn new(sessions: Arc<Sessions>, metrics: Arc<Metrics>) -> LoginService {
@@ -133,7 +126,7 @@ impl LoginService {
             login,
             return_to::safe(return_to),
             origin,
-            unix_now(),
+            crate::sessions::unix_now(),
         )
         .await
         .map_err(|e| self.failed(name, &e))?;
@@ -156,7 +149,7 @@ impl LoginService {
         name: &str,
         query: &[(String, String)],
     ) -> Result<Page, Rejection> {
-        let now = unix_now();
+        let now = crate::sessions::unix_now();
         let pending = cookie::get(&req.head.headers, cookie::LOGIN)
             .and_then(|c| self.sessions.sealer.open("login", c))
             .and_then(|plain| serde_json::from_slice::<flow::Pending>(&plain).ok())
@@ -191,7 +184,7 @@ impl LoginService {
             .store
             .create(&id, record)
             .await
-            .map_err(|_| Rejection::SessionStoreUnavailable)?;
+            .map_err(store_unavailable)?;
         self.metrics.login(name, "success");
         tracing::info!(provider = name, "login");
         let cookies = vec![
@@ -247,12 +240,12 @@ impl LoginService {
             .store
             .get(&id)
             .await
-            .map_err(|_| Rejection::SessionStoreUnavailable)?;
+            .map_err(store_unavailable)?;
         self.sessions
             .store
             .delete(&id)
             .await
-            .map_err(|_| Rejection::SessionStoreUnavailable)?;
+            .map_err(store_unavailable)?;
         self.metrics.logout();
         let mut cookies = vec![cookie::clear(cookie::SESSION)];
         let end_session = match &record {
@@ -357,4 +350,10 @@ fn redirect(location: &str, cookies: Vec<String>) -> Page {
         headers,
         body: bytes::Bytes::new(),
     }
+}
+
+/// A session store failure met by a login or logout: logged, and a 503 page.
+fn store_unavailable(e: crate::sessions::StoreError) -> Rejection {
+    tracing::warn!(error = %e, "the session store did not answer; login or logout refused");
+    Rejection::SessionStoreUnavailable
 }

@@ -305,6 +305,14 @@ impl Metrics {
         self.logouts.inc();
     }
 
+    /// Adds a metric defined by another module (which keeps its handles).
+    pub fn register(
+        &self,
+        collector: Box<dyn prometheus::core::Collector>,
+    ) -> prometheus::Result<()> {
+        self.registry.register(collector)
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 * 1024);

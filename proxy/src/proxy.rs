@@ -143,7 +143,7 @@ impl ProxyHttp for EdgeProxy {
                 rule,
                 &req.headers,
                 self.sessions.store.as_ref(),
-                unix_now(),
+                crate::sessions::unix_now(),
                 Instant::now(),
             )
             .await;
@@ -274,13 +274,6 @@ impl ProxyHttp for EdgeProxy {
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         ctx.finish(session);
     }
-}
-
-/// Seconds since the Unix epoch: the clock tokens are checked against.
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// Writes a complete local answer (no body for HEAD).

@@ -136,7 +136,11 @@ pub fn run(config: Config) -> Result<(), StartError> {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
-    let sessions = Arc::new(session_settings.build().map_err(StartError::Sessions)?);
+    let sessions = Arc::new(
+        session_settings
+            .build(&metrics)
+            .map_err(StartError::Sessions)?,
+    );
     let mut http = pingora::proxy::http_proxy(
         &server.configuration,
         EdgeProxy::new(generations.clone(), metrics.clone(), sessions),

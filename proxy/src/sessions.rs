@@ -7,6 +7,7 @@
 
 pub mod cookie;
 mod embedded;
+pub mod redis;
 pub mod seal;
 mod settings;
 
@@ -20,6 +21,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 pub use embedded::EmbeddedStore;
+pub use redis::{RedisSettings, RedisStore};
 pub use settings::{SessionSettings, Sessions};
 
 use crate::auth::Identity;
@@ -63,6 +65,13 @@ pub struct Timeouts {
     pub idle: Duration,
     /// A session ends this long after login, used or not.
     pub absolute: Duration,
+}
+
+/// Seconds since the Unix epoch: the clock of sessions and tokens.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 // === impl SessionId ===

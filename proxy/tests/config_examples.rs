@@ -34,6 +34,10 @@ fn prepare(name: &str) -> TempDir {
             "keys/assertion-next.pem",
             &TestKey::generate(Algorithm::ES256, "b").pem,
         );
+        std::fs::create_dir_all(dir.path().join("secrets")).unwrap();
+        dir.write("secrets/franceconnect-client-secret", "client-secret");
+        dir.write("secrets/session-secret", "0123456789abcdef0123456789abcdef");
+        dir.write("secrets/redis-password", "redis-password");
     }
     dir
 }

@@ -24,72 +24,19 @@ async fn env() -> Env {
     let certs = Certs::generate();
     let dir = TempDir::new();
     certs.write_to(&dir);
-    dir.write("fc-secret", "s3cret-for-tests");
-    let provider = |name: &str, client: &str, acr: &str| {
-        format!(
-            r#"
-  {name}:
-    kind: oidc
-    issuer: {issuer}
-    audiences: [{client}]
-    algorithms: [ES256]
-    claims: {{ display_name: given_name }}
-    login:
-      client_id: {client}
-      client_secret_file: fc-secret
-      redirect_uri: /vigie/callback/{name}
-      post_logout_redirect_uri: /vigie/logged-out
-      scope: openid identite_pivot
-      acr_values: {acr}
-      userinfo: jwt
-      label: FranceConnect
-      button: franceconnect
-      offered_to: [responsable]
-      default_profile: responsable"#,
-            issuer = op.issuer
-        )
-    };
-    let yaml = format!(
-        r#"
-listeners:
-  - name: secure
-    address: 127.0.0.1:0
-    tls: {{ certificate: cert.pem, private_key: key.pem }}
-admin: {{ address: "127.0.0.1:0" }}
-identity_providers:{}{}{}
-upstreams:
-  ts: {{ backends: ["{up}"] }}
-routes:
-  - name: livret
-    path_prefix: /livret
-    upstream: ts
-    access: {{ session: true, profiles: [responsable] }}
-  - name: accueil
-    path_prefix: /
-    upstream: ts
-    access: public
-"#,
+    dir.write("fc-secret", support::CLIENT_SECRET);
+    let provider = |name: &str, client: &str, acr: &str| op.provider_yaml(name, client, acr);
+    let providers = format!(
+        "identity_providers:{}{}{}",
         provider("fc", "vigie", "eidas1"),
         provider("fc-strong", "vigie-strong", "eidas2"),
         provider("fc-json", "vigie-json", "eidas1"),
-        up = up.addr
     );
+    let yaml = support::site_yaml(up.addr, &providers);
     let vigie = Vigie::start_in(dir, &yaml);
     let base = format!("https://localhost:{}", vigie.addr("secure").port());
-    let client = |id: &str, name: &str, signed_userinfo: bool| {
-        let mut c = json!({
-            "client_id": id, "client_secret": "s3cret-for-tests",
-            "redirect_uris": [format!("{base}/vigie/callback/{name}")],
-            "post_logout_redirect_uris": [format!("{base}/vigie/logged-out")],
-            "token_endpoint_auth_method": "client_secret_post",
-            "id_token_signed_response_alg": "ES256",
-            "grant_types": ["authorization_code"], "response_types": ["code"],
-        });
-        if signed_userinfo {
-            c["userinfo_signed_response_alg"] = json!("ES256");
-        }
-        c
-    };
+    let client =
+        |id: &str, name: &str, signed: bool| OidcProvider::client(&[&base], id, name, signed);
     op.configure(json!([
         client("vigie", "fc", true),
         client("vigie-strong", "fc-strong", true),
@@ -105,26 +52,9 @@ routes:
     }
 }
 
-/// Logs in with `provider` from a protected page, choosing `acr` at the provider; returns
-/// the final response (the protected page, or Vigie's refusal).
+/// Logs in with `provider` as `parent-martin`, choosing `acr` at the provider.
 async fn login(env: &Env, b: &reqwest::Client, provider: &str, acr: &str) -> reqwest::Response {
-    let page = b
-        .get(format!(
-            "{}/vigie/login/{provider}?return_to=%2Flivret%2Feleve",
-            env.base
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200, "the provider's login form");
-    let html = page.text().await.unwrap();
-    let action = attr_after(&html, "<form", "action").expect("a login form");
-    let form = [("account", "parent-martin"), ("acr", acr)];
-    b.post(format!("{}{action}", env.op.issuer))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
+    support::login_through(b, &env.base, &env.op, provider, "parent-martin", acr).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

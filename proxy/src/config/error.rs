@@ -115,6 +115,11 @@ impl Problems {
         });
     }
 
+    /// How many problems were reported so far.
+    pub(crate) fn len(&self) -> usize {
+        self.errors.len()
+    }
+
     /// `Ok(value)` when nothing was reported, every report otherwise.
     pub(crate) fn finish<T>(self, value: T) -> Result<T, ConfigErrors> {
         if self.errors.is_empty() {

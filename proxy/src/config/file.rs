@@ -9,8 +9,10 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 mod identity;
+mod sessions;
 
 pub use identity::*;
+pub use sessions::*;
 
 use super::values::{ByteSize, Cidr, Duration, HeaderName, HeaderValue, ListenAddr};
 

@@ -155,7 +155,9 @@ pub(super) fn upstream_request(req: &mut RequestHeader, ctx: &mut RequestCtx) ->
     if let (Some(who), Some(route)) = (&ctx.identity, &ctx.route)
         && let crate::auth::Access::Protected(rule) = &route.spec.access
     {
-        for (name, value) in auth.upstream_headers(who, rule, &route.audience, super::unix_now()) {
+        for (name, value) in
+            auth.upstream_headers(who, rule, &route.audience, crate::sessions::unix_now())
+        {
             req.insert_header(name, value)?;
         }
     }

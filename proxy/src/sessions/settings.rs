@@ -5,16 +5,20 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::redis::{RedisSettings, RedisStore, StoreMetrics};
 use super::seal::{MIN_SECRET, Sealer};
 use super::{EmbeddedStore, SessionStore, Timeouts};
 use crate::config::Problems;
 use crate::config::file::{SessionsSection, StoreKind};
+use crate::metrics::Metrics;
 
 /// Validated `sessions:`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SessionSettings {
     /// Which store.
     pub store: StoreKind,
+    /// Where the Redis store is (with `store: redis`).
+    pub redis: Option<RedisSettings>,
     /// Lifetimes.
     pub timeouts: Timeouts,
     /// Bound of the embedded store.
@@ -37,6 +41,7 @@ impl std::fmt::Debug for SessionSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionSettings")
             .field("store", &self.store)
+            .field("redis", &self.redis)
             .field("timeouts", &self.timeouts)
             .field("max_sessions", &self.max_sessions)
             .field("secret", &self.secret.as_ref().map(|_| "…"))
@@ -79,8 +84,45 @@ impl SessionSettings {
         let d = |v: Option<crate::config::Duration>, secs: u64| {
             v.map_or(Duration::from_secs(secs), |d| d.0)
         };
+        let store = section
+            .store
+            .as_ref()
+            .map_or(StoreKind::default(), |s| s.value);
+        let redis = match (store, &section.redis) {
+            (StoreKind::Redis, Some(r)) => RedisSettings::from_file(&r.value, base, problems),
+            (StoreKind::Redis, None) => {
+                if let Some(s) = &section.store {
+                    problems.report(
+                        "sessions.store",
+                        &s.referenced,
+                        "`store: redis` needs a `sessions.redis` section naming the server",
+                    );
+                }
+                None
+            }
+            (StoreKind::Embedded, Some(r)) => {
+                problems.report(
+                    "sessions.redis",
+                    &r.referenced,
+                    "used only with `store: redis` (the store is `embedded`)",
+                );
+                None
+            }
+            (StoreKind::Embedded, None) => None,
+        };
+        if store == StoreKind::Redis && secret.is_none() && section.secret_file.is_none() {
+            let at = section.redis.as_ref().map(|r| &r.referenced);
+            if let Some(at) = at {
+                problems.report(
+                    "sessions.secret_file",
+                    at,
+                    "a fleet sharing Redis needs the same `secret_file` on every node (a login may end on another node)",
+                );
+            }
+        }
         SessionSettings {
-            store: section.store.unwrap_or_default(),
+            store,
+            redis,
             timeouts: Timeouts {
                 idle: d(section.idle_timeout, 30 * 60),
                 absolute: d(section.absolute_timeout, 12 * 3600),
@@ -90,14 +132,22 @@ impl SessionSettings {
         }
     }
 
-    /// Builds the process's sessions.
-    pub fn build(&self) -> Result<Sessions, String> {
+    /// Builds the process's sessions (the Redis store connects in the background).
+    pub fn build(&self, metrics: &Metrics) -> Result<Sessions, String> {
         let sealer = match &self.secret {
             Some(secret) => Sealer::new(secret)?,
             None => Sealer::random()?,
         };
         let store: Arc<dyn SessionStore> = match self.store {
             StoreKind::Embedded => Arc::new(EmbeddedStore::new(self.timeouts, self.max_sessions)),
+            StoreKind::Redis => {
+                let settings = self
+                    .redis
+                    .as_ref()
+                    .ok_or("`store: redis` without `redis:`")?;
+                let metrics = StoreMetrics::register(metrics).map_err(|e| e.to_string())?;
+                Arc::new(RedisStore::start(settings, self.timeouts, metrics)?)
+            }
         };
         Ok(Sessions {
             store,

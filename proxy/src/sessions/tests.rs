@@ -5,7 +5,7 @@ use std::time::Instant;
 use super::embedded::{IdleOrAbsolute, Stored};
 use super::*;
 
-fn record() -> SessionRecord {
+pub(super) fn record() -> SessionRecord {
     SessionRecord {
         identity: Arc::new(Identity {
             provider: "fc".into(),

@@ -21,6 +21,10 @@ use std::time::{Duration, Instant};
 
 pub use vigie_load_tests::upstream::Upstream;
 
+mod oidc;
+#[allow(unused_imports)]
+pub use oidc::*;
+
 /// Default deadline for anything the tests wait for.
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -350,110 +354,4 @@ impl Certs {
         dir.write("key.pem", &self.key_pem);
         dir.write("ca.pem", &self.ca_pem);
     }
-}
-
-/// The real OpenID provider (`oidc-provider`, configured like FranceConnect v2) from
-/// `proxy/tests/oidc-provider`, installed by `.ci/prepare`.
-pub struct OidcProvider {
-    child: Child,
-    pub issuer: String,
-    admin_token: String,
-}
-
-impl OidcProvider {
-    pub fn start() -> OidcProvider {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc-provider");
-        assert!(
-            dir.join("node_modules/oidc-provider").exists(),
-            "run .ci/prepare (npm ci in {})",
-            dir.display()
-        );
-        let admin_token = format!("{:x}", rand_u64());
-        let mut child = Command::new("node")
-            .arg("server.js")
-            .current_dir(&dir)
-            .env("ADMIN_TOKEN", &admin_token)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let issuer =
-            serde_json::from_str::<serde_json::Value>(&line).expect("issuer line")["issuer"]
-                .as_str()
-                .unwrap()
-                .to_string();
-        OidcProvider {
-            child,
-            issuer,
-            admin_token,
-        }
-    }
-
-    /// Registers the provider's clients (their redirect URIs name Vigie's port).
-    pub fn configure(&self, clients: serde_json::Value) {
-        let status = std::process::Command::new("curl")
-            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"])
-            .arg("-H")
-            .arg(format!("Authorization: Bearer {}", self.admin_token))
-            .arg("--data")
-            .arg(serde_json::json!({ "clients": clients }).to_string())
-            .arg(format!("{}/__configure", self.issuer))
-            .output()
-            .unwrap();
-        assert_eq!(
-            String::from_utf8_lossy(&status.stdout),
-            "204",
-            "provider configuration"
-        );
-    }
-
-    /// The `id_token_hint` values its end_session endpoint received.
-    pub fn end_session_hints(&self) -> Vec<String> {
-        let out = std::process::Command::new("curl")
-            .args(["-s", "--fail"])
-            .arg(format!("{}/__log", self.issuer))
-            .output()
-            .unwrap();
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["end_session_hints"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect()
-    }
-}
-
-impl Drop for OidcProvider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A scripted browser: cookie jar, redirects followed, trusting `ca_pem`.
-pub fn browser(ca_pem: &str) -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .cookie_store(true)
-        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
-        .timeout(Duration::from_secs(15))
-        .build()
-        .unwrap()
-}
-
-/// The value of attribute `attr` of the first element after `marker` in `html`.
-pub fn attr_after(html: &str, marker: &str, attr: &str) -> Option<String> {
-    let from = html.find(marker)?;
-    let rest = &html[from..];
-    let start = rest.find(&format!("{attr}=\""))? + attr.len() + 2;
-    let end = rest[start..].find('"')? + start;
-    Some(
-        rest[start..end]
-            .replace("&amp;", "&")
-            .replace("&#x2F;", "/")
-            .replace("&#x3D;", "="),
-    )
 }

@@ -109,32 +109,6 @@ pub enum ButtonStyle {
     Standard,
 }
 
-/// `sessions:`
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SessionsSection {
-    /// `embedded` (default, one node) or `redis` (a fleet).
-    pub store: Option<StoreKind>,
-    /// A session unused for this long ends (default 30m).
-    pub idle_timeout: Option<Duration>,
-    /// A session ends this long after login (default 12h).
-    pub absolute_timeout: Option<Duration>,
-    /// Most sessions the embedded store keeps (default 1000000).
-    pub max_sessions: Option<u64>,
-    /// File of at least 32 random bytes sealing the login cookies; the same on every node.
-    /// Absent: a random secret per process (one node only).
-    pub secret_file: Option<Spanned<PathBuf>>,
-}
-
-/// Session store kinds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StoreKind {
-    /// In the process.
-    #[default]
-    Embedded,
-}
-
 /// Kinds of identity provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
