@@ -2,6 +2,7 @@
 //!
 //! [`upstream`] is a small HTTP/1.1 and HTTP/2 server playing a teleservice or an ENT.
 
+pub mod franceconnect;
 pub mod idp;
 pub mod keys;
 pub mod redis;

@@ -99,7 +99,7 @@ impl LoginService {
                 self.callback(generation, req, &p["/vigie/callback/".len()..], &query)
                     .await
             }
-            (&Method::GET, "/vigie/logout") => Ok(self.logout_page(req).await),
+            (&Method::GET, "/vigie/logout") => self.logout_page(generation, req).await,
             (&Method::POST, "/vigie/logout") => self.logout(generation, req, &req.origin).await,
             (&Method::GET, "/vigie/logged-out") => Ok(self.logged_out(req, param("state"))),
             _ => Err(Rejection::NoRoute),
@@ -199,15 +199,22 @@ impl LoginService {
     }
 
     /// The confirmation page, with a CSRF token bound to the session.
-    async fn logout_page(&self, req: &LoginRequest<'_>) -> Page {
-        match self.current(req).await {
-            Some(id) => page::logout(
+    async fn logout_page(
+        &self,
+        generation: &Generation,
+        req: &LoginRequest<'_>,
+    ) -> Result<Page, Rejection> {
+        Ok(match self.current(req).await? {
+            Some((id, record)) => page::logout(
                 "Déconnexion",
                 "Voulez-vous vous déconnecter de tous les services en ligne ?",
                 Some(self.sessions.sealer.seal("csrf", id.as_str().as_bytes())),
+                self.end_session_origin(generation, &record)
+                    .await
+                    .as_deref(),
             ),
-            None => page::logout("Déconnexion", "Vous n'êtes pas connecté.", None),
-        }
+            None => page::logout("Déconnexion", "Vous n'êtes pas connecté.", None, None),
+        })
     }
 
     /// Ends the session everywhere, then the provider's session.
@@ -296,12 +303,16 @@ impl LoginService {
         let expected = cookie::get(&req.head.headers, cookie::LOGOUT)
             .and_then(|c| self.sessions.sealer.open("logout", c));
         let mut page = match (state, expected) {
-            (None, None) => {
-                page::logout("Vous êtes déconnecté", "Votre session est terminée.", None)
-            }
+            (None, None) => page::logout(
+                "Vous êtes déconnecté",
+                "Votre session est terminée.",
+                None,
+                None,
+            ),
             (Some(s), Some(e)) if s.as_bytes() == e.as_slice() => page::logout(
                 "Vous êtes déconnecté",
                 "Votre session est terminée, y compris auprès de votre fournisseur d'identité.",
+                None,
                 None,
             ),
             _ => {
@@ -313,16 +324,35 @@ impl LoginService {
         page
     }
 
-    /// The session id of the request, if it names a live session.
-    async fn current(&self, req: &LoginRequest<'_>) -> Option<SessionId> {
-        let id = cookie::get(&req.head.headers, cookie::SESSION).and_then(SessionId::parse)?;
-        self.sessions
+    /// The session of the request, if it names a live one.
+    async fn current(
+        &self,
+        req: &LoginRequest<'_>,
+    ) -> Result<Option<(SessionId, Arc<SessionRecord>)>, Rejection> {
+        let Some(id) = cookie::get(&req.head.headers, cookie::SESSION).and_then(SessionId::parse)
+        else {
+            return Ok(None);
+        };
+        let record = self
+            .sessions
             .store
             .get(&id)
             .await
-            .ok()
-            .flatten()
-            .map(|_| id)
+            .map_err(store_unavailable)?;
+        Ok(record.map(|r| (id, r)))
+    }
+
+    /// `scheme://host[:port]` of the provider's `end_session` endpoint, if it has one.
+    async fn end_session_origin(
+        &self,
+        generation: &Generation,
+        record: &SessionRecord,
+    ) -> Option<String> {
+        let provider = generation.auth.providers.get(&*record.identity.provider)?;
+        provider.spec.login.as_ref()?;
+        let metadata = provider.discovery.metadata().await.ok()?;
+        let uri: http::Uri = metadata.end_session_endpoint.as_deref()?.parse().ok()?;
+        Some(format!("{}://{}", uri.scheme_str()?, uri.authority()?))
     }
 
     /// Logs and counts a failed login; the page says what the person can do.

@@ -19,6 +19,12 @@ fn config_dir() -> PathBuf {
 /// Files an example refers to that are mounted in production; generated here.
 fn prepare(name: &str) -> TempDir {
     let dir = TempDir::new();
+    if name == "demo.yaml" {
+        // The demo's own (demo-only) client secret, committed next to it.
+        std::fs::create_dir_all(dir.path().join("demo-secrets")).unwrap();
+        let secret = "demo-secrets/franceconnect-client-secret";
+        dir.write(secret, std::fs::read(config_dir().join(secret)).unwrap());
+    }
     if name == "full.yaml" {
         let certs = Certs::generate();
         std::fs::create_dir_all(dir.path().join("tls")).unwrap();

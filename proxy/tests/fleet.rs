@@ -44,7 +44,7 @@ identity_providers:{fc}"#,
         redis = redis.url(),
         fc = op.provider_yaml("fc", "vigie", "eidas1"),
     );
-    let yaml = support::site_yaml(up.addr, &more);
+    let yaml = support::site_yaml(up.addr, true, &more);
     let node = || {
         let dir = TempDir::new();
         certs.write_to(&dir);

@@ -32,7 +32,7 @@ async fn env() -> Env {
         provider("fc-strong", "vigie-strong", "eidas2"),
         provider("fc-json", "vigie-json", "eidas1"),
     );
-    let yaml = support::site_yaml(up.addr, &providers);
+    let yaml = support::site_yaml(up.addr, true, &providers);
     let vigie = Vigie::start_in(dir, &yaml);
     let base = format!("https://localhost:{}", vigie.addr("secure").port());
     let client =

@@ -1,12 +1,15 @@
 //! The local demo: demo upstreams standing for the teleservices (two backends) and an ENT,
-//! then Vigie itself with `config/demo.yaml`. Nothing external is needed.
+//! a development OpenID provider standing for FranceConnect, then Vigie itself with
+//! `config/demo.yaml`. Nothing external is needed.
 //!
-//! Run it with `cargo run -p vigie-load-tests --bin demo`, then open http://127.0.0.1:8080/ .
+//! Run it with `cargo run -p vigie-load-tests --bin demo`, then open
+//! http://127.0.0.1:8080/teleservices/livret and log in as a demo parent.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use vigie_load_tests::franceconnect::{Client, ClientAuth, DevProvider};
 use vigie_load_tests::upstream::Upstream;
 
 /// Addresses of the demo upstreams, as `config/demo.yaml` names them.
@@ -15,6 +18,27 @@ const UPSTREAMS: &[(&str, &str)] = &[
     ("Téléservices (2)", "127.0.0.1:9102"),
     ("ENT de l'académie", "127.0.0.1:9201"),
 ];
+
+/// Where the development FranceConnect listens (its issuer in `config/demo.yaml`).
+const PROVIDER: &str = "127.0.0.1:9301";
+
+/// The demo's client at the provider, as `config/demo.yaml` names it, for the browser
+/// reaching Vigie at either name of the loopback.
+fn demo_client(secret: String) -> Client {
+    let origins = ["http://127.0.0.1:8080", "http://localhost:8080"];
+    Client {
+        id: "vigie-demo".into(),
+        auth: ClientAuth::Secret(secret),
+        redirect_uris: origins
+            .iter()
+            .map(|o| format!("{o}/vigie/callback/franceconnect"))
+            .collect(),
+        post_logout_redirect_uris: origins
+            .iter()
+            .map(|o| format!("{o}/vigie/logged-out"))
+            .collect(),
+    }
+}
 
 fn main() -> ExitCode {
     let config_path = std::env::args().nth(1).map_or_else(
@@ -46,10 +70,23 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    let secret_file = config_path.with_file_name("demo-secrets/franceconnect-client-secret");
+    let Ok(secret) = std::fs::read_to_string(&secret_file) else {
+        eprintln!("cannot read {}", secret_file.display());
+        return ExitCode::FAILURE;
+    };
+    let Ok(provider_addr) = PROVIDER.parse::<SocketAddr>() else {
+        return ExitCode::FAILURE;
+    };
+    let client = demo_client(secret.trim().to_string());
+    if let Err(e) = runtime.block_on(DevProvider::start(provider_addr, None, vec![client])) {
+        eprintln!("cannot start the demo FranceConnect on {PROVIDER}: {e}");
+        return ExitCode::FAILURE;
+    }
     // Keep the upstreams' runtime alive while Vigie runs on its own runtimes.
     let _upstreams = runtime;
     eprintln!(
-        "Vigie demo: open http://127.0.0.1:8080/ (admin: http://127.0.0.1:9090/metrics); Ctrl-C stops."
+        "Vigie demo: open http://127.0.0.1:8080/teleservices/livret and log in as a demo parent (admin: http://127.0.0.1:9090/metrics); Ctrl-C stops."
     );
     match vigie::server::run(config) {
         Ok(()) => ExitCode::SUCCESS,

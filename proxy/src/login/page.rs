@@ -65,31 +65,42 @@ pub(super) fn login(generation: &Generation, profile: Option<&str>, return_to: &
         return_to: encoded,
         providers,
     };
-    html(200, page.render())
+    html(200, page.render(), None)
 }
 
-/// The logout confirmation (with a CSRF token) or a plain message.
-pub(super) fn logout(title: &str, lead: &str, csrf: Option<String>) -> Page {
-    html(
-        200,
-        LogoutPage {
-            service: SERVICE,
-            title,
-            lead,
-            csrf,
-        }
-        .render(),
-    )
+/// The logout confirmation (with a CSRF token) or a plain message. The form's answer
+/// redirects to the provider's logout at `provider_origin`, which the page's CSP must allow
+/// (browsers apply `form-action` to redirects too).
+pub(super) fn logout(
+    title: &str,
+    lead: &str,
+    csrf: Option<String>,
+    provider_origin: Option<&str>,
+) -> Page {
+    let page = LogoutPage {
+        service: SERVICE,
+        title,
+        lead,
+        csrf,
+    };
+    html(200, page.render(), provider_origin)
 }
 
-fn html(status: u16, body: Result<String, askama::Error>) -> Page {
+fn html(status: u16, body: Result<String, askama::Error>, form_target: Option<&str>) -> Page {
+    let form_action = match form_target {
+        Some(origin) => format!("'self' {origin}"),
+        None => "'self'".to_string(),
+    };
+    let csp = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; form-action {form_action}; frame-ancestors 'none'"
+    );
     Page {
         status,
         headers: vec![
             ("content-type", "text/html; charset=utf-8".into()),
             ("cache-control", "no-store".into()),
             ("x-content-type-options", "nosniff".into()),
-            ("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'".into()),
+            ("content-security-policy", csp),
         ],
         body: Bytes::from(body.unwrap_or_else(|_| "Erreur".into())),
     }

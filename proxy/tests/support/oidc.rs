@@ -13,16 +13,19 @@ use super::rand_u64;
 /// The client secret every test client has (write it to `fc-secret` next to the YAML).
 pub const CLIENT_SECRET: &str = "s3cret-for-tests";
 
-/// A Vigie config serving HTTPS (`cert.pem`, `key.pem`) with `/livret` for logged-in legal
-/// guardians and a public `/`, both at `upstream`; `more` is inserted at the top level
+/// A Vigie config with `/livret` for logged-in legal guardians and a public `/`, both at
+/// `upstream`, served over HTTPS (`cert.pem`, `key.pem`; listener `secure`) or plain HTTP
+/// (listener `public`, as in the demo); `more` is inserted at the top level
 /// (`identity_providers:`, `sessions:`).
-pub fn site_yaml(upstream: std::net::SocketAddr, more: &str) -> String {
+pub fn site_yaml(upstream: std::net::SocketAddr, tls: bool, more: &str) -> String {
+    let listener = if tls {
+        "{ name: secure, address: \"127.0.0.1:0\", tls: { certificate: cert.pem, private_key: key.pem } }"
+    } else {
+        "{ name: public, address: \"127.0.0.1:0\" }"
+    };
     format!(
         r#"
-listeners:
-  - name: secure
-    address: 127.0.0.1:0
-    tls: {{ certificate: cert.pem, private_key: key.pem }}
+listeners: [{listener}]
 admin: {{ address: "127.0.0.1:0" }}
 upstreams:
   ts: {{ backends: ["{upstream}"] }}
@@ -37,6 +40,32 @@ routes:
     access: public
 {more}
 "#
+    )
+}
+
+/// An entry of `identity_providers:`: provider `name` at `issuer`, logging in as `client`
+/// (its `auth` lines: a secret file by default), asking `acr`, offered to legal guardians.
+pub fn provider_yaml(name: &str, issuer: &str, client: &str, acr: &str, auth: &str) -> String {
+    format!(
+        r#"
+  {name}:
+    kind: oidc
+    issuer: {issuer}
+    audiences: [{client}]
+    algorithms: [ES256]
+    claims: {{ display_name: given_name }}
+    login:
+      client_id: {client}
+      {auth}
+      redirect_uri: /vigie/callback/{name}
+      post_logout_redirect_uri: /vigie/logged-out
+      scope: openid identite_pivot
+      acr_values: {acr}
+      userinfo: jwt
+      label: FranceConnect
+      button: franceconnect
+      offered_to: [responsable]
+      default_profile: responsable"#
     )
 }
 
@@ -101,27 +130,12 @@ impl OidcProvider {
     /// Vigie's YAML for provider `name` at this OP (an entry of `identity_providers:`),
     /// logging in with client `client`, asking `acr`, offered to legal guardians.
     pub fn provider_yaml(&self, name: &str, client: &str, acr: &str) -> String {
-        format!(
-            r#"
-  {name}:
-    kind: oidc
-    issuer: {issuer}
-    audiences: [{client}]
-    algorithms: [ES256]
-    claims: {{ display_name: given_name }}
-    login:
-      client_id: {client}
-      client_secret_file: fc-secret
-      redirect_uri: /vigie/callback/{name}
-      post_logout_redirect_uri: /vigie/logged-out
-      scope: openid identite_pivot
-      acr_values: {acr}
-      userinfo: jwt
-      label: FranceConnect
-      button: franceconnect
-      offered_to: [responsable]
-      default_profile: responsable"#,
-            issuer = self.issuer
+        provider_yaml(
+            name,
+            &self.issuer,
+            client,
+            acr,
+            "client_secret_file: fc-secret",
         )
     }
 
@@ -189,9 +203,13 @@ pub fn attr_after(html: &str, marker: &str, attr: &str) -> Option<String> {
     let end = rest[start..].find('"')? + start;
     Some(
         rest[start..end]
-            .replace("&amp;", "&")
             .replace("&#x2F;", "/")
-            .replace("&#x3D;", "="),
+            .replace("&#x3D;", "=")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"),
     )
 }
 
@@ -221,4 +239,16 @@ pub async fn login_through(
         .send()
         .await
         .unwrap()
+}
+
+/// The `name`/`value` pairs of the hidden inputs in `html` (a form a browser would post).
+pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    html.split("<input")
+        .skip(1)
+        .filter(|input| input.contains(r#"type="hidden""#))
+        .filter_map(|input| {
+            let tag = &input[..input.find('>')?];
+            Some((attr_after(tag, "", "name")?, attr_after(tag, "", "value")?))
+        })
+        .collect()
 }

@@ -1,0 +1,108 @@
+//! One whole login in headless Chromium (Debian's `chromium`, driven by `playwright-core`
+//! from `proxy/tests/browser/`, both installed by `.ci/prepare`): Vigie on plain HTTP on the
+//! loopback, as in the demo, with the development FranceConnect. The screenshots of the
+//! login pages are kept under `target/tmp/screenshots/` (a CI artifact).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use support::{TempDir, Vigie, upstream};
+use vigie_load_tests::franceconnect::{Client, ClientAuth, DevProvider};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_logs_in_and_out_in_chromium() {
+    let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        scripts.join("node_modules/playwright-core").exists(),
+        "run .ci/prepare (npm ci in {})",
+        scripts.display()
+    );
+    let op = DevProvider::start("127.0.0.1:0".parse().unwrap(), None, vec![])
+        .await
+        .unwrap();
+    let up = upstream("teleservices").await;
+    let dir = TempDir::new();
+    dir.write("fc-secret", "dev-secret");
+    let fc = support::provider_yaml(
+        "franceconnect",
+        &op.issuer,
+        "vigie",
+        "eidas1",
+        "client_secret_file: fc-secret",
+    );
+    let yaml = support::site_yaml(up.addr, false, &format!("identity_providers:{fc}"));
+    let vigie = Vigie::start_in(dir, &yaml);
+    let base = format!("http://127.0.0.1:{}", vigie.addr("public").port());
+    op.add_client(Client {
+        id: "vigie".into(),
+        auth: ClientAuth::Secret("dev-secret".into()),
+        redirect_uris: vec![format!("{base}/vigie/callback/franceconnect")],
+        post_logout_redirect_uris: vec![format!("{base}/vigie/logged-out")],
+    });
+    vigie.wait_ready();
+
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    // Blocking: the browser runs while this runtime keeps serving the provider.
+    let out = tokio::task::spawn_blocking({
+        let (base, shots) = (base.clone(), shots.clone());
+        move || {
+            Command::new("node")
+                .arg("login.mjs")
+                .current_dir(&scripts)
+                .env("VIGIE_BASE", base)
+                .env("SHOTS", shots)
+                .output()
+                .expect("node")
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let seen: Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap_or_else(|_| {
+            panic!(
+                "the browser script failed:\n{stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    assert!(
+        out.status.success() && seen.get("error").is_none(),
+        "{seen:#}"
+    );
+
+    assert_eq!(seen["loginUrl"], "/vigie/login", "{seen:#}");
+    assert_eq!(seen["lang"], "fr");
+    assert_eq!(seen["heading"], "Connexion");
+    assert_eq!(seen["whatIsFc"], 1, "the FranceConnect help link");
+    assert_eq!(
+        seen["subject"], "parent-diallo",
+        "the upstream saw the parent"
+    );
+    let session = seen["cookies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "__Host-vigie_session")
+        .expect("the session cookie");
+    assert_eq!(
+        (
+            &session["secure"],
+            &session["httpOnly"],
+            &session["sameSite"]
+        ),
+        (&Value::Bool(true), &Value::Bool(true), &Value::from("Lax"))
+    );
+    assert_eq!(seen["loggedOut"], "Vous êtes déconnecté");
+    assert_eq!(seen["afterLogout"], "/vigie/login", "logged out for good");
+    assert_eq!(op.end_session_hints().len(), 1);
+    for shot in ["login-profil.png", "login-franceconnect.png"] {
+        let png = std::fs::read(shots.join(shot)).unwrap();
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{shot}");
+    }
+}
