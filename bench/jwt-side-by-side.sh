@@ -10,33 +10,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION=${DURATION:-10s}
-ROUNDS=${ROUNDS:-3}
-CONNS=${CONNS:-64}
-PROXY_CPU=${PROXY_CPU:-0}
-LOAD_CPU=${LOAD_CPU:-1}
 TOKENS=${TOKENS:-10000}
 MODES=keep-alive
-UPSTREAM=127.0.0.1:18080
 ENVOY=127.0.0.1:18082
-VIGIE=127.0.0.1:18083
-VIGIE_ADMIN=127.0.0.1:18093
 HAPROXY=127.0.0.1:18085
 ENVOY_ADMIN=127.0.0.1:18099
 ISSUER=https://idp.bench.example
 AUDIENCE=bench
 
-for tool in nginx wrk envoy haproxy taskset curl; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (see the header of this script)" >&2; exit 1; }
-done
+# shellcheck source=bench/settings.sh
+. bench/settings.sh
+need nginx wrk envoy haproxy taskset curl
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 cargo build --release -q -p vigie --bin vigie
 cargo build --release -q -p vigie-bench --example mint_tokens
 TARGET=${CARGO_TARGET_DIR:-target}/release
 "$TARGET/examples/mint_tokens" "$work/www" "$TOKENS" "$ISSUER" "$AUDIENCE"
-WRK_OPTS=(-s bench/tokens.lua)
-WRK_AFTER=(-- "$work/www/tokens.txt")
+WRK_OPTS=(-s bench/rotate.lua)
+WRK_AFTER=(-- "$work/www/tokens.txt" Authorization "Bearer ")
 
 cat > "$work/vigie-open.yaml" <<CONF
 server: { threads: 1, watch_interval: 0s, grace_period: 1s }
@@ -128,7 +120,7 @@ echo "$table"
   echo "## Bearer tokens: Vigie, Envoy jwt_authn, HAProxy jwt_verify"
   echo
   echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); command: \`ROUNDS=$ROUNDS DURATION=$DURATION bench/jwt-side-by-side.sh\`"
-  echo "- $TOKENS distinct valid ES256 tokens sent round-robin by wrk (\`bench/tokens.lua\`), $CONNS connections, keep-alive,"
+  echo "- $TOKENS distinct valid ES256 tokens sent round-robin by wrk (\`bench/rotate.lua\`), $CONNS connections, keep-alive,"
   echo "  one worker each pinned to CPU $PROXY_CPU, upstream and wrk on CPU $LOAD_CPU, median of $ROUNDS interleaved rounds"
   echo "- Vigie: JWKS from the upstream over HTTP, verified-token cache on (default), identity headers injected;"
   echo "  Envoy: \`local_jwks\`, \`jwt_cache_size: $TOKENS\`; HAProxy: \`jwt_verify\` with alg, iss, aud and exp checks (it has no cache)"

@@ -66,11 +66,12 @@ WRK_AFTER=()
 MODES=${MODES:-"keep-alive new-connection"}
 
 results=()
-run_proxy() { # name url start-command...   (READY_URL: what must answer first; default url/)
-  local name=$1 url=$2; shift 2
+run_proxy() { # name url start-command...   (READY_URL: what must answer first; default url/;
+  local name=$1 url=$2; shift 2              #  PREPARE: a command run once ready, before measuring)
   taskset -c "$PROXY_CPU" "$@" > "$work/$name.log" 2>&1 & local pid=$!
   pids+=($pid)
   wait_for "${READY_URL:-$url/}"
+  if [ -n "${PREPARE:-}" ]; then eval "$PREPARE"; fi
   for mode in $MODES; do
     case $mode in
       keep-alive) results+=("$name keep-alive $(measure "$pid" "$url/")") ;;

@@ -15,22 +15,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION=${DURATION:-10s}
-ROUNDS=${ROUNDS:-3}
-CONNS=${CONNS:-64}
-PROXY_CPU=${PROXY_CPU:-0}
-LOAD_CPU=${LOAD_CPU:-1}
-WRITE_RESULTS=${WRITE_RESULTS:-1}
-UPSTREAM=127.0.0.1:18080
 NGINX=127.0.0.1:18081
 ENVOY=127.0.0.1:18082
-VIGIE=127.0.0.1:18083
-VIGIE_ADMIN=127.0.0.1:18093
 ENVOY_ADMIN=127.0.0.1:18099
 
-for tool in nginx wrk envoy taskset curl; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (see the header of this script)" >&2; exit 1; }
-done
+# shellcheck source=bench/settings.sh
+. bench/settings.sh
+need nginx wrk envoy taskset curl
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 cargo build --release -q -p vigie --bin vigie

@@ -6,5 +6,6 @@ pub mod franceconnect;
 pub mod idp;
 pub mod keys;
 pub mod redis;
+pub mod saml;
 pub mod serve;
 pub mod upstream;

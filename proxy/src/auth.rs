@@ -275,6 +275,9 @@ impl Authenticator {
                     (!id.children_ids.is_empty()).then(|| id.children_ids.join(","))
                 }
                 IdentityHeader::Acr => id.acr.clone(),
+                IdentityHeader::IneHash => id.ine_hash.clone(),
+                IdentityHeader::Level => id.level.clone(),
+                IdentityHeader::BirthDate => id.birth_date.clone(),
             };
             // Values that are not valid header text (control characters) are left out.
             if let Some(v) = value.and_then(|v| http::HeaderValue::try_from(v).ok()) {
@@ -359,6 +362,9 @@ impl IdentityHeaderNames {
                 (IdentityHeader::SchoolIds, name("School-Ids")),
                 (IdentityHeader::ChildrenIds, name("Children-Ids")),
                 (IdentityHeader::Acr, name("Acr")),
+                (IdentityHeader::IneHash, name("Ine-Hash")),
+                (IdentityHeader::Level, name("Level")),
+                (IdentityHeader::BirthDate, name("Birth-Date")),
             ],
             assertion: name("Assertion"),
         }

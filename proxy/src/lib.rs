@@ -20,6 +20,7 @@ pub mod proxy;
 pub mod reload;
 pub mod request_id;
 pub mod routing;
+pub mod saml;
 pub mod server;
 pub mod sessions;
 pub mod upstreams;

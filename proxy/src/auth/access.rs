@@ -56,6 +56,9 @@ const ALL_HEADERS: &[IdentityHeader] = &[
     IdentityHeader::SchoolIds,
     IdentityHeader::ChildrenIds,
     IdentityHeader::Acr,
+    IdentityHeader::IneHash,
+    IdentityHeader::Level,
+    IdentityHeader::BirthDate,
 ];
 
 // === impl Access ===

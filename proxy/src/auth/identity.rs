@@ -28,6 +28,15 @@ pub struct Identity {
     pub acr: Option<String>,
     /// Unix time after which the credential is no longer valid.
     pub expires_at: u64,
+    /// Hash of a pupil's INE (ÉduConnect `FrEduCtEleveINEHash`).
+    #[serde(default)]
+    pub ine_hash: Option<String>,
+    /// A pupil's school level code (ÉduConnect `FrEduCtEleveNiveau`).
+    #[serde(default)]
+    pub level: Option<String>,
+    /// Birth date, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub birth_date: Option<String>,
 }
 
 /// How a provider's claims become an [`Identity`].
@@ -77,6 +86,9 @@ impl Identity {
             .chain(self.profile.iter())
             .chain(self.display_name.iter())
             .chain(self.acr.iter())
+            .chain(self.ine_hash.iter())
+            .chain(self.level.iter())
+            .chain(self.birth_date.iter())
             .chain(self.school_ids.iter())
             .chain(self.children_ids.iter())
             .map(|s| s.len() + 24)
@@ -145,6 +157,9 @@ impl ClaimMapping {
                 .map_or_else(Vec::new, |c| list(claims, c)),
             acr: text(claims, &self.acr),
             expires_at,
+            ine_hash: None,
+            level: None,
+            birth_date: None,
         })
     }
 }

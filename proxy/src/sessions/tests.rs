@@ -16,6 +16,9 @@ pub(super) fn record() -> SessionRecord {
             children_ids: vec![],
             acr: Some("eidas1".into()),
             expires_at: 0,
+            ine_hash: None,
+            level: None,
+            birth_date: None,
         }),
         id_token: Some("header.payload.signature".into()),
         created_at: 1,
@@ -83,4 +86,34 @@ fn idle_timeout_is_capped_by_the_absolute_one() {
         policy.left(&stored, created + Duration::from_secs(4000)),
         Duration::ZERO
     );
+}
+
+#[test]
+fn a_read_moves_the_idle_timer_only_beyond_its_resolution() {
+    use moka::Expiry;
+    let policy = IdleOrAbsolute(Timeouts {
+        idle: Duration::from_secs(600),
+        absolute: Duration::from_secs(3600),
+    });
+    let created = Instant::now();
+    let stored = Arc::new(Stored {
+        record: Arc::new(record()),
+        created,
+    });
+    let id = SessionId::generate();
+    let read = |after: u64, current: u64| {
+        policy.expire_after_read(
+            &id,
+            &stored,
+            created + Duration::from_secs(after),
+            Some(Duration::from_secs(current)),
+            created,
+        )
+    };
+    // Read 5 s after the last use: within the 10 s resolution, the timer is kept.
+    assert_eq!(read(5, 595), Some(Duration::from_secs(595)));
+    // Read 20 s after: the idle timer starts again.
+    assert_eq!(read(20, 580), Some(Duration::from_secs(600)));
+    // Near the absolute timeout, the cap wins.
+    assert_eq!(read(3500, 300), Some(Duration::from_secs(100)));
 }

@@ -263,6 +263,12 @@ pub enum IdentityHeader {
     ChildrenIds,
     /// `X-Vigie-Acr`
     Acr,
+    /// `X-Vigie-Ine-Hash`: hash of a pupil's INE (ÉduConnect).
+    IneHash,
+    /// `X-Vigie-Level`: a pupil's school level code (ÉduConnect).
+    Level,
+    /// `X-Vigie-Birth-Date`: `YYYY-MM-DD` (ÉduConnect).
+    BirthDate,
 }
 
 impl<'de> Deserialize<'de> for AccessSection {
