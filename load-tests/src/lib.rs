@@ -2,6 +2,8 @@
 //!
 //! [`upstream`] is a small HTTP/1.1 and HTTP/2 server playing a teleservice or an ENT.
 
+pub mod devpage;
+pub mod educonnect;
 pub mod franceconnect;
 pub mod idp;
 pub mod keys;

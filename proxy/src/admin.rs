@@ -83,6 +83,9 @@ impl AdminApp {
         for name in generation.providers_without_keys() {
             reasons.push(format!("identity provider {name:?} has no keys yet"));
         }
+        for name in generation.saml_without_metadata() {
+            reasons.push(format!("SAML provider {name:?} has no valid IdP metadata"));
+        }
         reasons
     }
 }

@@ -62,6 +62,8 @@ pub enum AuthFailure {
 pub struct Authenticator {
     /// Identity providers by name.
     pub providers: BTreeMap<String, Arc<Provider>>,
+    /// SAML identity providers (browser logins) by name.
+    pub saml: BTreeMap<String, Arc<crate::saml::provider::SamlProvider>>,
     acr_order: Vec<String>,
     signer: Option<AssertionSigner>,
     assertions: Cache<(TokenKey, Arc<str>), http::HeaderValue>,
@@ -108,9 +110,10 @@ impl AuthFailure {
 // === impl Authenticator ===
 
 impl Authenticator {
-    /// An authenticator over `providers` with the `identity:` settings.
+    /// An authenticator over `providers` and `saml` with the `identity:` settings.
     pub fn new(
         providers: BTreeMap<String, Arc<Provider>>,
+        saml: BTreeMap<String, Arc<crate::saml::provider::SamlProvider>>,
         settings: &IdentitySettings,
     ) -> Authenticator {
         let signer = settings.assertion.as_ref().and_then(|spec| match AssertionSigner::new(spec) {
@@ -125,6 +128,7 @@ impl Authenticator {
             .map_or(std::time::Duration::from_secs(1), |s| s.lifetime() / 2);
         Authenticator {
             providers,
+            saml,
             acr_order: settings.acr_order.clone(),
             signer,
             assertions: Cache::builder()
@@ -322,6 +326,15 @@ impl Authenticator {
     /// The JWKS of Vigie's assertion keys, when assertions are configured.
     pub fn jwks(&self) -> Option<bytes::Bytes> {
         self.signer.as_ref().map(AssertionSigner::jwks)
+    }
+
+    /// Names of SAML providers without valid IdP metadata.
+    pub fn saml_without_metadata(&self) -> Vec<&str> {
+        self.saml
+            .iter()
+            .filter(|(_, p)| !p.is_ready())
+            .map(|(n, _)| n.as_str())
+            .collect()
     }
 
     /// Names of providers whose keys were never loaded.

@@ -23,6 +23,7 @@ use crate::limits::Limits;
 use crate::listeners::{AdminSpec, ListenerSpec};
 use crate::logging::LogSettings;
 use crate::routing::RouteSpec;
+use crate::saml::spec::SamlSpec;
 use crate::server::ServerSettings;
 use crate::sessions::SessionSettings;
 use crate::upstreams::UpstreamSpec;
@@ -51,8 +52,10 @@ pub struct Config {
     pub upstreams: BTreeMap<String, UpstreamSpec>,
     /// `routes:`, in file order.
     pub routes: Vec<RouteSpec>,
-    /// `identity_providers:`, by name.
+    /// `identity_providers:` of kind `oidc`, by name.
     pub providers: BTreeMap<String, ProviderSpec>,
+    /// `identity_providers:` of kind `saml`, by name.
+    pub saml: BTreeMap<String, SamlSpec>,
     /// `identity:`
     pub identity: IdentitySettings,
     /// `sessions:`
@@ -95,21 +98,15 @@ pub fn parse(text: &str, file: Option<&Path>, base: &Path) -> Result<Config, Con
     let raw = parsed.map_err(|e| error::from_yaml(file, error_path, &e))?;
     let mut problems = Problems::new(file);
     let upstreams = UpstreamSpec::from_file(&raw.upstreams, base, &mut problems);
-    let providers: BTreeMap<String, ProviderSpec> = raw
-        .identity_providers
-        .iter()
-        .map(|(name, p)| {
-            (
-                name.clone(),
-                ProviderSpec::from_file(name, p, base, &mut problems),
-            )
-        })
-        .collect();
+    let (providers, saml) = identity_providers(&raw.identity_providers, base, &mut problems);
     let identity = IdentitySettings::from_file(&raw.identity, base, &mut problems);
     let routes = RouteSpec::from_file(
         &raw.routes,
         &upstreams,
         &providers,
+        raw.identity_providers
+            .values()
+            .any(|p| p.kind.value == file::ProviderKind::Saml),
         &identity,
         &mut problems,
     );
@@ -124,10 +121,63 @@ pub fn parse(text: &str, file: Option<&Path>, base: &Path) -> Result<Config, Con
         routes,
         upstreams,
         providers,
+        saml,
         identity,
         sessions: SessionSettings::from_file(&raw.sessions, base, &mut problems),
     };
     problems.finish(config)
+}
+
+/// `identity_providers:`, split by kind.
+fn identity_providers(
+    raw: &BTreeMap<String, file::ProviderSection>,
+    base: &Path,
+    problems: &mut Problems,
+) -> (BTreeMap<String, ProviderSpec>, BTreeMap<String, SamlSpec>) {
+    let mut oidc = BTreeMap::new();
+    let mut saml = BTreeMap::new();
+    let now = crate::sessions::unix_now() as i64;
+    for (name, p) in raw {
+        match p.kind.value {
+            file::ProviderKind::Oidc => {
+                if let Some(spec) = ProviderSpec::from_file(name, p, base, problems) {
+                    oidc.insert(name.clone(), spec);
+                }
+            }
+            file::ProviderKind::Saml => {
+                let path = format!("identity_providers.{name}");
+                let oidc_only = [
+                    ("issuer", p.issuer.is_some()),
+                    ("jwks_uri", p.jwks_uri.is_some()),
+                    ("audiences", p.audiences.is_some()),
+                    ("algorithms", p.algorithms.is_some()),
+                    ("login", p.login.is_some()),
+                ];
+                for (field, given) in oidc_only {
+                    if given {
+                        problems.report(
+                            format!("{path}.{field}"),
+                            &p.kind.referenced,
+                            format!("{field} is for kind oidc; a saml provider is set under saml:"),
+                        );
+                    }
+                }
+                match &p.saml {
+                    Some(s) => {
+                        if let Some(spec) = SamlSpec::from_file(name, s, base, now, problems) {
+                            saml.insert(name.clone(), spec);
+                        }
+                    }
+                    None => problems.report(
+                        format!("{path}.saml"),
+                        &p.kind.referenced,
+                        "a provider of kind saml needs a saml: section",
+                    ),
+                }
+            }
+        }
+    }
+    (oidc, saml)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 mod flow;
 mod page;
 mod return_to;
+mod saml;
 mod spec;
 mod token;
 
@@ -34,6 +35,18 @@ use crate::sessions::{SessionId, SessionRecord, Sessions, cookie};
 pub const PREFIX: &str = "/vigie/";
 /// Largest request body read (the logout form).
 pub const MAX_BODY: usize = 8 * 1024;
+/// Largest body read at a SAML ACS: a response of the 256 KiB the XML reader accepts,
+/// base64- and form-encoded.
+pub const MAX_ACS_BODY: usize = 512 * 1024;
+
+/// Largest request body read for `path`.
+pub fn body_limit(path: &str) -> usize {
+    if path.starts_with("/vigie/saml/") && path.ends_with("/acs") {
+        MAX_ACS_BODY
+    } else {
+        MAX_BODY
+    }
+}
 
 /// Answers the `/vigie/` paths.
 pub struct LoginService {
@@ -86,6 +99,21 @@ impl LoginService {
                 param("profile"),
                 &return_to::safe(param("return_to")),
             )),
+            (&Method::GET, p)
+                if let Some(sp) = p
+                    .strip_prefix("/vigie/login/")
+                    .and_then(|name| generation.auth.saml.get(name)) =>
+            {
+                self.saml_start(sp, param("return_to"))
+            }
+            (_, p) if let Some((sp, endpoint)) = saml_endpoint(generation, p) => {
+                match (method, endpoint) {
+                    (&Method::POST, "acs") => self.saml_acs(sp, req).await,
+                    (&Method::GET, "metadata") => Ok(Self::saml_metadata(sp)),
+                    (&Method::GET, "slo") => self.saml_slo(sp, req).await,
+                    _ => Err(Rejection::NoRoute),
+                }
+            }
             (&Method::GET, p) if p.starts_with("/vigie/login/") => {
                 self.start(
                     generation,
@@ -179,6 +207,7 @@ impl LoginService {
             identity: Arc::new(identity),
             id_token: Some(id_token),
             created_at: now,
+            saml: None,
         };
         self.sessions
             .store
@@ -248,25 +277,23 @@ impl LoginService {
             .get(&id)
             .await
             .map_err(store_unavailable)?;
-        self.sessions
-            .store
-            .delete(&id)
-            .await
-            .map_err(store_unavailable)?;
-        self.metrics.logout();
+        self.end(&id).await?;
         let mut cookies = vec![cookie::clear(cookie::SESSION)];
-        let end_session = match &record {
-            Some(r) => self.end_session_url(generation, r, origin).await,
+        let next = match &record {
+            Some(r) if r.saml.is_some() => self.saml_logout(generation, r),
+            Some(r) => self
+                .end_session_url(generation, r, origin)
+                .await
+                .map(|(url, state)| {
+                    let sealed = self.sessions.sealer.seal("logout", state.as_bytes());
+                    let age = Some(std::time::Duration::from_secs(600));
+                    (url, Some(cookie::set(cookie::LOGOUT, &sealed, age)))
+                }),
             None => None,
         };
-        let location = match end_session {
-            Some((url, state)) => {
-                let sealed = self.sessions.sealer.seal("logout", state.as_bytes());
-                cookies.push(cookie::set(
-                    cookie::LOGOUT,
-                    &sealed,
-                    Some(std::time::Duration::from_secs(600)),
-                ));
+        let location = match next {
+            Some((url, cookie)) => {
+                cookies.extend(cookie);
                 url
             }
             None => "/vigie/logged-out".to_string(),
@@ -324,6 +351,17 @@ impl LoginService {
         page
     }
 
+    /// Ends session `id` everywhere.
+    async fn end(&self, id: &SessionId) -> Result<(), Rejection> {
+        self.sessions
+            .store
+            .delete(id)
+            .await
+            .map_err(store_unavailable)?;
+        self.metrics.logout();
+        Ok(())
+    }
+
     /// The session of the request, if it names a live one.
     async fn current(
         &self,
@@ -342,12 +380,17 @@ impl LoginService {
         Ok(record.map(|r| (id, r)))
     }
 
-    /// `scheme://host[:port]` of the provider's `end_session` endpoint, if it has one.
+    /// `scheme://host[:port]` of where logout continues at the provider, if anywhere.
     async fn end_session_origin(
         &self,
         generation: &Generation,
         record: &SessionRecord,
     ) -> Option<String> {
+        if record.saml.is_some() {
+            return self
+                .saml_logout(generation, record)
+                .and_then(|(url, _)| saml::origin_of(&url));
+        }
         let provider = generation.auth.providers.get(&*record.identity.provider)?;
         provider.spec.login.as_ref()?;
         let metadata = provider.discovery.metadata().await.ok()?;
@@ -366,6 +409,15 @@ impl LoginService {
             _ => LoginFailure::Unverifiable,
         })
     }
+}
+
+/// The SAML provider and endpoint (`acs`, `metadata`, `slo`) of a `/vigie/saml/NAME/X` path.
+fn saml_endpoint<'p>(
+    generation: &'p Generation,
+    path: &'p str,
+) -> Option<(&'p crate::saml::provider::SamlProvider, &'p str)> {
+    let (name, endpoint) = path.strip_prefix("/vigie/saml/")?.split_once('/')?;
+    Some((generation.auth.saml.get(name)?, endpoint))
 }
 
 /// A 303 to `location`, setting `cookies`.

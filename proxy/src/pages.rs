@@ -33,6 +33,8 @@ pub enum Rejection {
     HeadTooLarge,
     /// The client sent its request (head or body) too slowly.
     ClientTooSlow,
+    /// A request body larger than Vigie reads for that path (413).
+    BodyTooLarge,
     /// The client's request could not be read.
     BadRequest,
     /// A fault in Vigie itself.
@@ -117,6 +119,7 @@ impl Rejection {
             Rejection::UpstreamTimeout => 504,
             Rejection::HeadTooLarge => 431,
             Rejection::ClientTooSlow => 408,
+            Rejection::BodyTooLarge => 413,
             Rejection::Internal => 500,
             Rejection::Unauthenticated(_) => 401,
             Rejection::Forbidden => 403,
@@ -177,6 +180,12 @@ impl Rejection {
                 "Requête trop volumineuse",
                 "Votre navigateur a envoyé trop d'informations pour cette page.",
                 "Cela vient souvent de cookies trop nombreux : supprimez les cookies de ce site puis réessayez.",
+            ),
+            Rejection::BodyTooLarge => t(
+                "requete-trop-volumineuse",
+                "Requête trop volumineuse",
+                "Votre navigateur a envoyé plus de données que ce service n'en accepte.",
+                "Recommencez depuis la page de connexion ; si cela se reproduit, contactez l'assistance.",
             ),
             Rejection::ClientTooSlow => t(
                 "requete-trop-lente",

@@ -69,8 +69,10 @@ impl EdgeProxy {
         let wants_json = ctx.wants_json;
         if session.req_header().method == http::Method::POST {
             while let Some(chunk) = session.read_request_body().await? {
-                if body.len() + chunk.len() > login::MAX_BODY {
-                    return Ok(Rejection::BadRequest.render(ctx.request_id().as_str(), wants_json));
+                if body.len() + chunk.len() > login::body_limit(session.req_header().uri.path()) {
+                    return Ok(
+                        Rejection::BodyTooLarge.render(ctx.request_id().as_str(), wants_json)
+                    );
                 }
                 body.extend_from_slice(&chunk);
             }

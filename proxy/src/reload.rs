@@ -25,6 +25,7 @@ use crate::limits::guard::{GuardCounters, HeaderPolicy};
 use crate::metrics::{Metrics, NO_ROUTE, RouteMetrics};
 use crate::pages::Rejection;
 use crate::routing::{Route, Routes};
+use crate::saml::provider::SamlProvider;
 use crate::upstreams::Pool;
 
 /// What requests are served with; see the module docs.
@@ -120,6 +121,11 @@ impl Generation {
         }
     }
 
+    /// SAML providers whose IdP metadata is not (or no longer) valid.
+    pub fn saml_without_metadata(&self) -> Vec<&str> {
+        self.auth.saml_without_metadata()
+    }
+
     /// Identity providers some route accepts whose keys were never loaded.
     pub fn providers_without_keys(&self) -> Vec<&str> {
         let used: std::collections::BTreeSet<&str> = self
@@ -181,7 +187,28 @@ fn build_auth(config: &Config, previous: Option<&Generation>, metrics: &Metrics)
             (name.clone(), provider)
         })
         .collect();
-    Authenticator::new(providers, &config.identity)
+    let saml = config
+        .saml
+        .iter()
+        .filter_map(|(name, spec)| {
+            let reused = previous
+                .and_then(|p| p.auth.saml.get(name))
+                .filter(|p| p.spec == *spec)
+                .cloned();
+            let provider = match reused {
+                Some(p) => p,
+                None => match SamlProvider::build(spec.clone()) {
+                    Ok(p) => Arc::new(p),
+                    Err(e) => {
+                        tracing::error!(provider = %name, error = %e, "SAML provider left out");
+                        return None;
+                    }
+                },
+            };
+            Some((name.clone(), provider))
+        })
+        .collect();
+    Authenticator::new(providers, saml, &config.identity)
 }
 
 // === impl Generations ===

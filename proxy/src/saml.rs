@@ -7,13 +7,16 @@
 //! digested, so unsigned content (wrapping attacks, comments) never reaches the reader.
 //! Assertions are decrypted (`decrypt`) only after the Response signature holds.
 
+pub mod attributes;
 pub mod c14n;
 pub mod decrypt;
 pub mod dsig;
 pub mod messages;
 pub mod metadata;
+pub mod provider;
 pub mod redirect;
 pub mod response;
+pub mod spec;
 pub mod time;
 pub mod xml;
 

@@ -39,6 +39,18 @@ pub struct SessionRecord {
     pub id_token: Option<String>,
     /// Unix time of the login.
     pub created_at: u64,
+    /// For a SAML login: whom the IdP named, for single logout.
+    #[serde(default)]
+    pub saml: Option<SamlSession>,
+}
+
+/// What single logout needs of a SAML login.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SamlSession {
+    /// NameID, its format and the IdP's session index.
+    pub subject: crate::saml::messages::Subject,
+    /// `FrEduUrlRetour`: where the IdP wants the browser at logout, when it gave one.
+    pub logout_url: Option<String>,
 }
 
 /// Why the session store could not answer (the request gets a 503, never an anonymous pass).
@@ -56,6 +68,10 @@ pub trait SessionStore: Send + Sync {
     async fn create(&self, id: &SessionId, record: SessionRecord) -> Result<(), StoreError>;
     /// Ends a session everywhere.
     async fn delete(&self, id: &SessionId) -> Result<(), StoreError>;
+    /// Records that `key` (such as a SAML assertion ID) was used, until Unix time `until`:
+    /// `true` the first time, `false` for every later call while it is remembered, on any
+    /// node sharing the store. The replay cache of one-time credentials.
+    async fn first_use(&self, key: &str, until: u64) -> Result<bool, StoreError>;
 }
 
 /// Session lifetimes.

@@ -22,8 +22,16 @@ fn prepare(name: &str) -> TempDir {
     if name == "demo.yaml" {
         // The demo's own (demo-only) client secret, committed next to it.
         std::fs::create_dir_all(dir.path().join("demo-secrets")).unwrap();
-        let secret = "demo-secrets/franceconnect-client-secret";
-        dir.write(secret, std::fs::read(config_dir().join(secret)).unwrap());
+        for secret in [
+            "franceconnect-client-secret",
+            "saml-signing.key",
+            "saml-signing.crt",
+            "saml-encryption.key",
+            "saml-encryption.crt",
+        ] {
+            let secret = format!("demo-secrets/{secret}");
+            dir.write(&secret, std::fs::read(config_dir().join(&secret)).unwrap());
+        }
     }
     if name == "full.yaml" {
         let certs = Certs::generate();
@@ -44,6 +52,11 @@ fn prepare(name: &str) -> TempDir {
         dir.write("secrets/franceconnect-client-secret", "client-secret");
         dir.write("secrets/session-secret", "0123456789abcdef0123456789abcdef");
         dir.write("secrets/redis-password", "redis-password");
+        for name in ["saml-signing", "saml-signing-next", "saml-encryption"] {
+            let pair = vigie_load_tests::saml::RsaIdentity::generate(name);
+            dir.write(&format!("keys/{name}.key"), &pair.key_pem);
+            dir.write(&format!("keys/{name}.crt"), &pair.cert_pem);
+        }
     }
     dir
 }

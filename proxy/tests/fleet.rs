@@ -9,9 +9,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{
-    Certs, OidcProvider, TempDir, Upstream, Vigie, attr_after, browser, login_through, upstream,
-};
+use support::{Certs, OidcProvider, TempDir, Upstream, Vigie, browser, login_through, upstream};
 use vigie_load_tests::redis::RedisServer;
 
 struct Fleet {
@@ -115,21 +113,7 @@ async fn a_session_is_one_for_the_fleet_and_a_logout_ends_it_everywhere() {
     assert_eq!(livret(&b, &f.base_a).await.status(), 200);
 
     // Logout on B (confirmation page, CSRF token); A refuses within a second.
-    let html = b
-        .get(format!("{}/vigie/logout", f.base_b))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = attr_after(&html, "name=\"csrf\"", "value").expect("a CSRF token");
-    let resp = b
-        .post(format!("{}/vigie/logout", f.base_b))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let resp = support::logout(&b, &f.base_b).await;
     assert!(
         resp.url().as_str().starts_with(&f.op.issuer),
         "on to the provider's end_session"

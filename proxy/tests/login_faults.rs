@@ -8,7 +8,7 @@ mod support;
 
 use jsonwebtoken::Algorithm;
 use serde_json::Value;
-use support::{TempDir, Upstream, Vigie, attr_after, hidden_fields, upstream};
+use support::{TempDir, Upstream, Vigie, attr_after, hidden_fields, plain_browser, upstream};
 use vigie_load_tests::franceconnect::{Client, ClientAuth, DevProvider, Fault};
 use vigie_load_tests::keys::TestKey;
 
@@ -72,18 +72,10 @@ async fn env() -> Env {
     }
 }
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .cookie_store(true)
-        .build()
-        .unwrap()
-}
-
 /// Logs in with `provider` through the provider's page, pressing `action` (`login` or
 /// `cancel`); the final response.
 async fn login(env: &Env, provider: &str, action: &str) -> reqwest::Response {
-    let b = browser();
+    let b = plain_browser();
     let page = b
         .get(format!(
             "{}/vigie/login/{provider}?return_to=%2Flivret%2Feleve",

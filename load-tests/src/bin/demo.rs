@@ -1,14 +1,15 @@
 //! The local demo: demo upstreams standing for the teleservices (two backends) and an ENT,
-//! a development OpenID provider standing for FranceConnect, then Vigie itself with
-//! `config/demo.yaml`. Nothing external is needed.
+//! a development OpenID provider standing for FranceConnect, a development SAML IdP standing
+//! for ÉduConnect, then Vigie itself with `config/demo.yaml`. Nothing external is needed.
 //!
 //! Run it with `cargo run -p vigie-load-tests --bin demo`, then open
-//! http://127.0.0.1:8080/teleservices/livret and log in as a demo parent.
+//! http://127.0.0.1:8080/teleservices/livret and log in as a demo parent or pupil.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use vigie_load_tests::educonnect::{DevIdp, ServiceProvider};
 use vigie_load_tests::franceconnect::{Client, ClientAuth, DevProvider};
 use vigie_load_tests::upstream::Upstream;
 
@@ -21,6 +22,8 @@ const UPSTREAMS: &[(&str, &str)] = &[
 
 /// Where the development FranceConnect listens (its issuer in `config/demo.yaml`).
 const PROVIDER: &str = "127.0.0.1:9301";
+/// Where the development ÉduConnect listens (its metadata URL in `config/demo.yaml`).
+const EDUCONNECT: &str = "127.0.0.1:9401";
 
 /// The demo's client at the provider, as `config/demo.yaml` names it, for the browser
 /// reaching Vigie at either name of the loopback.
@@ -83,10 +86,30 @@ fn main() -> ExitCode {
         eprintln!("cannot start the demo FranceConnect on {PROVIDER}: {e}");
         return ExitCode::FAILURE;
     }
+    let (Ok(idp_addr), Some(sp)) = (
+        EDUCONNECT.parse::<SocketAddr>(),
+        config.saml.get("educonnect"),
+    ) else {
+        eprintln!("config/demo.yaml has no SAML provider named educonnect");
+        return ExitCode::FAILURE;
+    };
+    match runtime.block_on(DevIdp::start(idp_addr)) {
+        Ok(idp) => idp.register(ServiceProvider {
+            entity_id: sp.entity_id.clone(),
+            acs_url: sp.acs_url.clone(),
+            slo_url: sp.slo_url.clone(),
+            signing_cert: sp.signing.cert.clone(),
+            encryption_cert: sp.encryption.cert.clone(),
+        }),
+        Err(e) => {
+            eprintln!("cannot start the demo ÉduConnect on {EDUCONNECT}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     // Keep the upstreams' runtime alive while Vigie runs on its own runtimes.
     let _upstreams = runtime;
     eprintln!(
-        "Vigie demo: open http://127.0.0.1:8080/teleservices/livret and log in as a demo parent (admin: http://127.0.0.1:9090/metrics); Ctrl-C stops."
+        "Vigie demo: open http://127.0.0.1:8080/teleservices/livret and log in as a demo parent or pupil (admin: http://127.0.0.1:9090/metrics); Ctrl-C stops."
     );
     match vigie::server::run(config) {
         Ok(()) => ExitCode::SUCCESS,

@@ -89,7 +89,7 @@ impl Access {
             problems.report(
                 format!("{path}.access.session"),
                 &section.referenced,
-                "sessions come from logins: configure `login:` on at least one identity provider",
+                "sessions come from logins: configure `login:` on an oidc identity provider, or a saml one",
             );
         }
         for (i, name) in p.bearer.iter().enumerate() {

@@ -74,19 +74,34 @@ pub fn is_acceptable_url(url: &str) -> bool {
 // === impl ProviderSpec ===
 
 impl ProviderSpec {
-    /// Validates one `identity_providers.NAME` entry.
+    /// Validates one `identity_providers.NAME` entry of kind `oidc`.
     pub(crate) fn from_file(
         name: &str,
         p: &ProviderSection,
         base: &Path,
         problems: &mut Problems,
-    ) -> ProviderSpec {
+    ) -> Option<ProviderSpec> {
         let path = format!("identity_providers.{name}");
-        if !is_acceptable_url(&p.issuer.value) {
+        let (Some(issuer), Some(audiences)) = (&p.issuer, &p.audiences) else {
+            problems.report(
+                &path,
+                &p.kind.referenced,
+                "a provider of kind oidc needs issuer and audiences",
+            );
+            return None;
+        };
+        if p.saml.is_some() {
+            problems.report(
+                format!("{path}.saml"),
+                &p.kind.referenced,
+                "saml: is for providers of kind saml",
+            );
+        }
+        if !is_acceptable_url(&issuer.value) {
             problems.report(
                 format!("{path}.issuer"),
-                &p.issuer.referenced,
-                format!("invalid issuer {:?}: expected an https URL", p.issuer.value),
+                &issuer.referenced,
+                format!("invalid issuer {:?}: expected an https URL", issuer.value),
             );
         }
         if let Some(uri) = &p.jwks_uri
@@ -98,10 +113,10 @@ impl ProviderSpec {
                 format!("invalid jwks_uri {:?}: expected an https URL", uri.value),
             );
         }
-        if p.audiences.value.is_empty() {
+        if audiences.value.is_empty() {
             problems.report(
                 format!("{path}.audiences"),
-                &p.audiences.referenced,
+                &audiences.referenced,
                 "at least one audience is needed",
             );
         }
@@ -163,15 +178,15 @@ impl ProviderSpec {
         if keys.min_refresh > keys.max_refresh {
             problems.report(
                 format!("{path}.keys"),
-                &p.issuer.referenced,
+                &issuer.referenced,
                 "keys.min_refresh must not exceed keys.max_refresh",
             );
         }
-        ProviderSpec {
+        Some(ProviderSpec {
             name: name.to_string(),
             rules: Rules {
-                issuer: p.issuer.value.clone(),
-                audiences: p.audiences.value.clone(),
+                issuer: issuer.value.clone(),
+                audiences: audiences.value.clone(),
                 algorithms,
                 leeway: d(p.leeway, 30).as_secs(),
                 max_size: p.max_token_size.map_or(8 * 1024, |s| s.0),
@@ -185,7 +200,7 @@ impl ProviderSpec {
                 .login
                 .as_ref()
                 .and_then(|l| LoginSpec::from_file(name, l, base, problems)),
-        }
+        })
     }
 }
 

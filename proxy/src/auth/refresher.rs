@@ -1,4 +1,5 @@
-//! The background service that loads each provider's keys as soon as a generation names it,
+//! The background service that loads each provider's keys (and each SAML provider's metadata
+//! from a URL) as soon as a generation names it,
 //! and refreshes them before they go stale (see `store`).
 
 use std::sync::Arc;
@@ -34,6 +35,13 @@ impl BackgroundService for KeyRefresher {
             for provider in generation.auth.providers.values() {
                 let provider = provider.clone();
                 due.spawn(async move { provider.keys.refresh_if_due(Instant::now()).await });
+            }
+            for provider in generation.auth.saml.values() {
+                let provider = provider.clone();
+                due.spawn(async move {
+                    provider.refresh_if_due(Instant::now()).await;
+                    true
+                });
             }
             while due.join_next().await.is_some() {}
             tokio::select! {

@@ -9,9 +9,11 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 mod identity;
+mod saml;
 mod sessions;
 
 pub use identity::*;
+pub use saml::*;
 pub use sessions::*;
 
 use super::values::{ByteSize, Cidr, Duration, HeaderName, HeaderValue, ListenAddr};

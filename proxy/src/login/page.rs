@@ -54,6 +54,18 @@ pub(super) fn login(generation: &Generation, profile: Option<&str>, return_to: &
                     label: l.label.clone(),
                     franceconnect: l.button == ButtonStyle::Franceconnect,
                 })
+                .chain(
+                    generation
+                        .auth
+                        .saml
+                        .values()
+                        .filter(|p| p.spec.offered_to.iter().any(|o| o == key))
+                        .map(|p| Choice {
+                            href: format!("/vigie/login/{}?return_to={encoded}", p.name),
+                            label: p.spec.label.clone(),
+                            franceconnect: false,
+                        }),
+                )
                 .collect()
         })
         .unwrap_or_default();

@@ -47,6 +47,7 @@ impl RouteSpec {
         routes: &Spanned<Vec<RouteSection>>,
         upstreams: &BTreeMap<String, impl Sized>,
         providers: &BTreeMap<String, crate::auth::provider::ProviderSpec>,
+        saml_logins: bool,
         identity: &IdentitySettings,
         problems: &mut Problems,
     ) -> Vec<RouteSpec> {
@@ -141,7 +142,7 @@ impl RouteSpec {
                     &provider_names,
                     &identity.acr_order,
                     identity.assertion.is_some(),
-                    providers.values().any(|p| p.login.is_some()),
+                    saml_logins || providers.values().any(|p| p.login.is_some()),
                     problems,
                 ),
             });

@@ -11,6 +11,9 @@ pub const SESSION: &str = "__Host-vigie_session";
 pub const LOGIN: &str = "__Host-vigie_login";
 /// A logout in progress: sealed `state` expected back from the provider.
 pub const LOGOUT: &str = "__Host-vigie_logout";
+/// A SAML login in progress: the sealed AuthnRequest ID and return path. `SameSite=None`,
+/// since the IdP answers with a cross-site POST.
+pub const SAML: &str = "__Host-vigie_saml";
 
 /// The value of cookie `name` in the request, if sent (the first one, if sent twice).
 pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -31,6 +34,17 @@ pub fn set(name: &str, value: &str, max_age: Option<Duration>) -> String {
         cookie.push_str(&format!("; Max-Age={}", age.as_secs()));
     }
     cookie
+}
+
+/// A `Set-Cookie` value also sent on cross-site requests (`SameSite=None`): only for the
+/// sealed, short-lived state a cross-site POST must bring back.
+pub fn set_cross_site(name: &str, value: &str, max_age: Option<Duration>) -> String {
+    set(name, value, max_age).replace("SameSite=Lax", "SameSite=None")
+}
+
+/// Removes a cookie set by [`set_cross_site`].
+pub fn clear_cross_site(name: &str) -> String {
+    clear(name).replace("SameSite=Lax", "SameSite=None")
 }
 
 /// A `Set-Cookie` value removing cookie `name`.

@@ -15,6 +15,7 @@ use super::{SessionId, SessionRecord, SessionStore, StoreError, Timeouts};
 /// See the module docs.
 pub struct EmbeddedStore {
     sessions: Cache<SessionId, Arc<Stored>>,
+    used: Cache<String, u64>,
 }
 
 pub(super) struct Stored {
@@ -33,6 +34,10 @@ impl EmbeddedStore {
             sessions: Cache::builder()
                 .max_capacity(max_sessions)
                 .expire_after(IdleOrAbsolute(timeouts))
+                .build(),
+            used: Cache::builder()
+                .max_capacity(max_sessions)
+                .expire_after(UntilDeadline)
                 .build(),
         }
     }
@@ -56,6 +61,22 @@ impl SessionStore for EmbeddedStore {
     async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
         self.sessions.invalidate(id);
         Ok(())
+    }
+
+    async fn first_use(&self, key: &str, until: u64) -> Result<bool, StoreError> {
+        let entry = self.used.entry(key.to_string()).or_insert(until);
+        Ok(entry.is_fresh())
+    }
+}
+
+/// Keys of the replay cache live until their own deadline (Unix seconds).
+struct UntilDeadline;
+
+impl Expiry<String, u64> for UntilDeadline {
+    fn expire_after_create(&self, _key: &String, until: &u64, _now: Instant) -> Option<Duration> {
+        Some(Duration::from_secs(
+            until.saturating_sub(super::unix_now()).max(1),
+        ))
     }
 }
 

@@ -195,6 +195,23 @@ impl SessionStore for RedisStore {
             .await
             .map_err(|e| self.failed("revoke", e))
     }
+
+    async fn first_use(&self, key: &str, until: u64) -> Result<bool, StoreError> {
+        let digest = URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, key.as_bytes()));
+        let set: Option<String> = self
+            .link
+            .query(
+                redis::cmd("SET")
+                    .arg(format!("{}used:{digest}", self.prefix))
+                    .arg(1)
+                    .arg("NX")
+                    .arg("EXAT")
+                    .arg(until.max((self.now)() + 1)),
+            )
+            .await
+            .map_err(|e| self.failed("first_use", e))?;
+        Ok(set.is_some())
+    }
 }
 
 /// How long a session logged in at `created_at` may still live if used at `now` (unix

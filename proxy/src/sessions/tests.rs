@@ -22,6 +22,7 @@ pub(super) fn record() -> SessionRecord {
         }),
         id_token: Some("header.payload.signature".into()),
         created_at: 1,
+        saml: None,
     }
 }
 
@@ -116,4 +117,19 @@ fn a_read_moves_the_idle_timer_only_beyond_its_resolution() {
     assert_eq!(read(20, 580), Some(Duration::from_secs(600)));
     // Near the absolute timeout, the cap wins.
     assert_eq!(read(3500, 300), Some(Duration::from_secs(100)));
+}
+
+#[tokio::test]
+async fn the_embedded_replay_cache_accepts_a_key_once() {
+    let store = EmbeddedStore::new(
+        Timeouts {
+            idle: Duration::from_secs(60),
+            absolute: Duration::from_secs(3600),
+        },
+        1000,
+    );
+    let until = crate::sessions::unix_now() + 60;
+    assert!(store.first_use("a", until).await.unwrap());
+    assert!(!store.first_use("a", until).await.unwrap());
+    assert!(store.first_use("b", until).await.unwrap());
 }

@@ -252,3 +252,32 @@ pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// A browser for plain-HTTP sites: a cookie jar, redirects followed.
+pub fn plain_browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .cookie_store(true)
+        .timeout(Duration::from_secs(15))
+        .build()
+        .unwrap()
+}
+
+/// Logs out at `base` as a browser does: the confirmation page, then its form with the
+/// CSRF token. The answer after every redirect.
+pub async fn logout(b: &reqwest::Client, base: &str) -> reqwest::Response {
+    let html = b
+        .get(format!("{base}/vigie/logout"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = attr_after(&html, "name=\"csrf\"", "value").expect("a CSRF token");
+    b.post(format!("{base}/vigie/logout"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap()
+}

@@ -8,21 +8,22 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
+use super::SamlSection;
 use crate::config::values::{ByteSize, Duration};
 
 /// One entry of `identity_providers:`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderSection {
-    /// `oidc` (SAML comes with ÉduConnect login).
+    /// `oidc`, or `saml` (then only `saml:` is given).
     pub kind: Spanned<ProviderKind>,
-    /// Issuer identifier, compared exactly with each token's `iss`.
-    pub issuer: Spanned<String>,
+    /// Issuer identifier, compared exactly with each token's `iss` (oidc).
+    pub issuer: Option<Spanned<String>>,
     /// Where the signing keys are; absent means OpenID discovery at
     /// `{issuer}/.well-known/openid-configuration`.
     pub jwks_uri: Option<Spanned<String>>,
-    /// Audiences accepted in `aud` (at least one).
-    pub audiences: Spanned<Vec<String>>,
+    /// Audiences accepted in `aud` (oidc; at least one).
+    pub audiences: Option<Spanned<Vec<String>>>,
     /// Signature algorithms accepted (default ES256 and RS256).
     pub algorithms: Option<Spanned<Vec<Spanned<String>>>>,
     /// Clock skew allowed on `exp`, `nbf` and `iat` (default 30s).
@@ -39,6 +40,8 @@ pub struct ProviderSection {
     pub claims: ClaimsSection,
     /// Present when people log in with this provider from the login page.
     pub login: Option<LoginSection>,
+    /// Vigie as a SAML service provider of this IdP (kind `saml`).
+    pub saml: Option<SamlSection>,
 }
 
 /// `identity_providers.NAME.login:` (OpenID Connect authorization code flow with PKCE).
@@ -115,6 +118,8 @@ pub enum ButtonStyle {
 pub enum ProviderKind {
     /// OpenID Connect (tokens are JWTs signed with keys from a JWKS).
     Oidc,
+    /// SAML 2.0 (browser logins only: ÉduConnect).
+    Saml,
 }
 
 /// `identity_providers.NAME.keys:`

@@ -216,3 +216,31 @@ async fn a_cluster_keeps_and_revokes_sessions_too() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_time_key_is_accepted_once_by_the_whole_fleet() {
+    let server = RedisServer::start().unwrap();
+    let s = settings(vec![server.url()], false);
+    let (a, b) = (store(&s, TIMEOUTS), store(&s, TIMEOUTS));
+    let until = crate::sessions::unix_now() + 60;
+    assert!(a.first_use("saml:_assertion1", until).await.unwrap());
+    assert!(
+        !b.first_use("saml:_assertion1", until).await.unwrap(),
+        "another node"
+    );
+    assert!(
+        !a.first_use("saml:_assertion1", until).await.unwrap(),
+        "the same node"
+    );
+    assert!(b.first_use("saml:_assertion2", until).await.unwrap());
+    // Remembered until its deadline, not forever.
+    let ttl: i64 = a
+        .link
+        .query(redis::cmd("TTL").arg(format!(
+            "vigie:used:{}",
+            URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, b"saml:_assertion1"))
+        )))
+        .await
+        .unwrap();
+    assert!((50..=61).contains(&ttl), "{ttl}");
+}

@@ -1,0 +1,320 @@
+//! ÉduConnect logins through the real binary, against the development SAML IdP of
+//! `load-tests` (signed Responses holding signed, encrypted assertions): SP- and
+//! IdP-initiated logins, single logout both ways, and refusals over HTTP.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
+
+use serde_json::Value;
+use support::{TempDir, Upstream, Vigie, attr_after, hidden_fields, plain_browser, upstream};
+use vigie_load_tests::educonnect::{DevIdp, ServiceProvider, demo_accounts};
+use vigie_load_tests::saml::{Content, RsaIdentity};
+
+struct Env {
+    vigie: Vigie,
+    idp: DevIdp,
+    base: String,
+    _upstream: Upstream,
+}
+
+fn yaml(up: std::net::SocketAddr, idp: &DevIdp, base: &str) -> String {
+    let saml = format!(
+        r#"
+identity_providers:
+  educonnect:
+    kind: saml
+    saml:
+      entity_id: urn:vigie:test:educonnect
+      acs_url: {base}/vigie/saml/educonnect/acs
+      slo_url: {base}/vigie/saml/educonnect/slo
+      idp: {{ entity_id: "{entity}", metadata_url: "{metadata}" }}
+      signing: {{ key_file: sign.key, cert_file: sign.crt }}
+      encryption: {{ key_file: enc.key, cert_file: enc.crt }}
+      allow_idp_initiated: true
+      offered_to: [eleve, responsable]
+"#,
+        entity = idp.entity_id,
+        metadata = idp.metadata_url(),
+    );
+    support::site_yaml(up, false, &saml).replace(
+        "access: { session: true, profiles: [responsable] }",
+        "access: { session: true, profiles: [responsable, eleve] }",
+    )
+}
+
+/// Vigie (plain HTTP) with provider `educonnect` at a development IdP. Vigie's port is
+/// known only once it runs, so the ACS and SLO URLs are set by a reload.
+async fn env() -> Env {
+    let idp = DevIdp::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let up = upstream("teleservices").await;
+    let (sign, enc) = (
+        RsaIdentity::generate("sp-sign"),
+        RsaIdentity::generate("sp-enc"),
+    );
+    let dir = TempDir::new();
+    dir.write("sign.key", &sign.key_pem);
+    dir.write("sign.crt", &sign.cert_pem);
+    dir.write("enc.key", &enc.key_pem);
+    dir.write("enc.crt", &enc.cert_pem);
+    let vigie = Vigie::start_in(dir, &yaml(up.addr, &idp, "http://127.0.0.1:1"));
+    let base = format!("http://127.0.0.1:{}", vigie.addr("public").port());
+    vigie.rewrite_config(&yaml(up.addr, &idp, &base));
+    vigie.signal("HUP");
+    let acs = format!("{base}/vigie/saml/educonnect/acs");
+    vigie.poll_until("the reloaded ACS", || {
+        support::http_get_blocking(vigie.addr("public"), "/vigie/saml/educonnect/metadata")
+            .is_some_and(|m| m.contains(&acs))
+    });
+    idp.register(ServiceProvider {
+        entity_id: "urn:vigie:test:educonnect".into(),
+        acs_url: acs,
+        slo_url: Some(format!("{base}/vigie/saml/educonnect/slo")),
+        signing_cert: sign.cert_der.clone(),
+        encryption_cert: enc.cert_der.clone(),
+    });
+    vigie.wait_ready();
+    Env {
+        vigie,
+        idp,
+        base,
+        _upstream: up,
+    }
+}
+
+/// The IdP's chooser page reached from `start`, the account picked: the auto-post page's
+/// ACS and fields.
+async fn at_idp(
+    b: &reqwest::Client,
+    start: &str,
+    account: &str,
+) -> (String, Vec<(String, String)>) {
+    let chooser = b.get(start).send().await.unwrap();
+    assert_eq!(chooser.status(), 200, "{}", chooser.url());
+    let idp_url = chooser.url().clone();
+    let html = chooser.text().await.unwrap();
+    let action = attr_after(&html, "<form", "action").unwrap();
+    let mut form = hidden_fields(&html);
+    form.push(("account".into(), account.into()));
+    form.push(("action".into(), "login".into()));
+    let posted = b
+        .post(idp_url.join(&action).unwrap())
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let html = posted.text().await.unwrap();
+    (
+        attr_after(&html, "<form", "action").unwrap(),
+        hidden_fields(&html),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pupil_and_a_parent_log_in_with_educonnect_and_log_out() {
+    let env = env().await;
+    let accounts = demo_accounts();
+    for (account, content, profile) in [
+        (&accounts[0], Content::Aes128Gcm, "eleve"),
+        (&accounts[2], Content::Aes256Gcm, "responsable"),
+    ] {
+        env.idp.set_content(content);
+        let b = plain_browser();
+        let start = format!(
+            "{}/vigie/login/educonnect?return_to=%2Flivret%2Fnotes",
+            env.base
+        );
+        let (acs, fields) = at_idp(&b, &start, account.id).await;
+        let resp = b.post(&acs).form(&fields).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.url().path(), "/livret/notes");
+        let echo: Value = resp.json().await.unwrap();
+        let h = &echo["headers"];
+        assert_eq!(h["x-vigie-subject"][0], account.id);
+        assert_eq!(h["x-vigie-issuer"][0], "educonnect");
+        assert_eq!(h["x-vigie-profile"][0], profile);
+        if profile == "eleve" {
+            assert_eq!(h["x-vigie-school-ids"][0], account.uai);
+            assert_eq!(h["x-vigie-level"][0], "2212");
+            assert!(
+                h["x-vigie-ine-hash"][0]
+                    .as_str()
+                    .is_some_and(|s| s.len() == 32)
+            );
+        }
+        assert_eq!(h["x-vigie-birth-date"][0], account.birth_date);
+
+        // The same response from another browser: it answers no request of that browser.
+        let stolen = plain_browser()
+            .post(&acs)
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stolen.status(), 400);
+
+        // Logout: ours, then a signed LogoutRequest to the IdP, and its signed answer.
+        let done = support::logout(&b, &env.base).await;
+        assert_eq!(done.status(), 200);
+        assert_eq!(
+            done.url().path(),
+            "/vigie/saml/educonnect/slo",
+            "back from the IdP"
+        );
+        let text = done.text().await.unwrap();
+        assert!(text.contains("y compris auprès d&#39;ÉduConnect"), "{text}");
+        let name_id = env.idp.issued().last().unwrap().1.clone();
+        assert_eq!(env.idp.logouts().last(), Some(&name_id));
+        let after = b
+            .get(format!("{}/livret/notes", env.base))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(after.url().path(), "/vigie/login", "the session is over");
+    }
+    let m = |r: &str| {
+        env.vigie.metric(&format!(
+            "vigie_logins_total{{provider=\"educonnect\",result=\"{r}\"}}"
+        ))
+    };
+    assert_eq!((m("success"), m("in_response_to")), (2.0, 2.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idp_initiated_login_and_logout() {
+    let env = env().await;
+    let pupil = &demo_accounts()[1];
+    let b = plain_browser();
+    let start = format!(
+        "http://{}/idp/profile/SAML2/Unsolicited/SSO?providerId=urn%3Avigie%3Atest%3Aeduconnect&target=%2Flivret",
+        env.idp.addr
+    );
+    let (acs, mut fields) = at_idp(&b, &start, pupil.id).await;
+    assert!(
+        !fields.iter().any(|(k, _)| k == "RelayState")
+            || fields.iter().any(|(_, v)| v == "/livret")
+    );
+    fields.retain(|(k, _)| k != "RelayState");
+    fields.push(("RelayState".into(), "/livret".into()));
+    let resp = b.post(&acs).form(&fields).send().await.unwrap();
+    assert_eq!(resp.url().path(), "/livret");
+    let echo: Value = resp.json().await.unwrap();
+    assert_eq!(echo["headers"]["x-vigie-profile"][0], "eleve");
+
+    // The same unsolicited response again, from anywhere: the assertion was used.
+    let replay = plain_browser()
+        .post(&acs)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 401);
+    assert!(
+        replay
+            .text()
+            .await
+            .unwrap()
+            .contains("Connexion impossible")
+    );
+    assert_eq!(
+        env.vigie
+            .metric("vigie_logins_total{provider=\"educonnect\",result=\"replayed\"}"),
+        1.0
+    );
+
+    // ÉduConnect ends the session through the browser: Vigie ends it and answers, signed.
+    let name_id = env.idp.issued().last().unwrap().1.clone();
+    let logout = env.idp.logout_url(&name_id).unwrap();
+    let resp = b.get(&logout).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("Vous êtes déconnecté de tous les services")
+    );
+    let after = b
+        .get(format!("{}/livret", env.base))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.url().path(), "/vigie/login");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_answers_get_clear_pages_and_our_metadata_is_served() {
+    let env = env().await;
+    let metadata = reqwest::get(format!("{}/vigie/saml/educonnect/metadata", env.base))
+        .await
+        .unwrap();
+    assert_eq!(
+        metadata.headers()["content-type"],
+        "application/samlmetadata+xml"
+    );
+    let text = metadata.text().await.unwrap();
+    assert!(text.contains("AuthnRequestsSigned=\"true\"") && text.contains("use=\"encryption\""));
+
+    let acs = format!("{}/vigie/saml/educonnect/acs", env.base);
+    let b = plain_browser();
+    for (what, body, status) in [
+        ("no SAMLResponse", "RelayState=x".to_string(), 401),
+        ("not base64", "SAMLResponse=%%%".to_string(), 401),
+        (
+            "not SAML",
+            format!("SAMLResponse={}", base64_form("<html/>")),
+            401,
+        ),
+        (
+            "a DOCTYPE",
+            format!(
+                "SAMLResponse={}",
+                base64_form("<!DOCTYPE x [<!ENTITY a \"b\">]><x>&a;</x>")
+            ),
+            401,
+        ),
+        (
+            "1 MiB",
+            format!("SAMLResponse={}", "A".repeat(1024 * 1024)),
+            413,
+        ),
+    ] {
+        let resp = b
+            .post(&acs)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "text/html")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), status, "{what}");
+        let page = resp.text().await.unwrap();
+        assert!(
+            !page.contains("ENTITY") && !page.contains("<x>"),
+            "{what}: no XML in the page"
+        );
+    }
+    // A login that answers another browser's request: it expired for this one.
+    let other = plain_browser();
+    let start = format!("{}/vigie/login/educonnect?return_to=%2Flivret", env.base);
+    let (_, fields) = at_idp(&other, &start, demo_accounts()[0].id).await;
+    let resp = plain_browser()
+        .post(&acs)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(
+        env.vigie
+            .metric("vigie_logins_total{provider=\"educonnect\",result=\"in_response_to\"}")
+            >= 1.0
+    );
+}
+
+fn base64_form(xml: &str) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(xml);
+    form_urlencoded::byte_serialize(b64.as_bytes()).collect()
+}
