@@ -7,9 +7,9 @@
 mod support;
 
 use serde_json::Value;
-use support::{TempDir, Upstream, Vigie, attr_after, hidden_fields, plain_browser, upstream};
+use support::{SamlSite, Upstream, Vigie, attr_after, hidden_fields, plain_browser, upstream};
 use vigie_load_tests::educonnect::{DevIdp, ServiceProvider, demo_accounts};
-use vigie_load_tests::saml::{Content, RsaIdentity};
+use vigie_load_tests::saml::Content;
 
 struct Env {
     vigie: Vigie,
@@ -18,66 +18,27 @@ struct Env {
     _upstream: Upstream,
 }
 
-fn yaml(up: std::net::SocketAddr, idp: &DevIdp, base: &str) -> String {
-    let saml = format!(
-        r#"
-identity_providers:
-  educonnect:
-    kind: saml
-    saml:
-      entity_id: urn:vigie:test:educonnect
-      acs_url: {base}/vigie/saml/educonnect/acs
-      slo_url: {base}/vigie/saml/educonnect/slo
-      idp: {{ entity_id: "{entity}", metadata_url: "{metadata}" }}
-      signing: {{ key_file: sign.key, cert_file: sign.crt }}
-      encryption: {{ key_file: enc.key, cert_file: enc.crt }}
-      allow_idp_initiated: true
-      offered_to: [eleve, responsable]
-"#,
-        entity = idp.entity_id,
-        metadata = idp.metadata_url(),
-    );
-    support::site_yaml(up, false, &saml).replace(
-        "access: { session: true, profiles: [responsable] }",
-        "access: { session: true, profiles: [responsable, eleve] }",
-    )
-}
-
-/// Vigie (plain HTTP) with provider `educonnect` at a development IdP. Vigie's port is
-/// known only once it runs, so the ACS and SLO URLs are set by a reload.
+/// Vigie (plain HTTP) with provider `educonnect` at a development IdP.
 async fn env() -> Env {
     let idp = DevIdp::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let up = upstream("teleservices").await;
-    let (sign, enc) = (
-        RsaIdentity::generate("sp-sign"),
-        RsaIdentity::generate("sp-enc"),
+    let site = SamlSite::start(
+        up.addr,
+        "urn:vigie:test:educonnect",
+        &idp.entity_id,
+        &idp.metadata_url(),
     );
-    let dir = TempDir::new();
-    dir.write("sign.key", &sign.key_pem);
-    dir.write("sign.crt", &sign.cert_pem);
-    dir.write("enc.key", &enc.key_pem);
-    dir.write("enc.crt", &enc.cert_pem);
-    let vigie = Vigie::start_in(dir, &yaml(up.addr, &idp, "http://127.0.0.1:1"));
-    let base = format!("http://127.0.0.1:{}", vigie.addr("public").port());
-    vigie.rewrite_config(&yaml(up.addr, &idp, &base));
-    vigie.signal("HUP");
-    let acs = format!("{base}/vigie/saml/educonnect/acs");
-    vigie.poll_until("the reloaded ACS", || {
-        support::http_get_blocking(vigie.addr("public"), "/vigie/saml/educonnect/metadata")
-            .is_some_and(|m| m.contains(&acs))
-    });
     idp.register(ServiceProvider {
         entity_id: "urn:vigie:test:educonnect".into(),
-        acs_url: acs,
-        slo_url: Some(format!("{base}/vigie/saml/educonnect/slo")),
-        signing_cert: sign.cert_der.clone(),
-        encryption_cert: enc.cert_der.clone(),
+        acs_url: format!("{}/vigie/saml/educonnect/acs", site.base),
+        slo_url: Some(format!("{}/vigie/saml/educonnect/slo", site.base)),
+        signing_cert: site.sign.cert_der.clone(),
+        encryption_cert: site.enc.cert_der.clone(),
     });
-    vigie.wait_ready();
     Env {
-        vigie,
+        vigie: site.vigie,
         idp,
-        base,
+        base: site.base,
         _upstream: up,
     }
 }

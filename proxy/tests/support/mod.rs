@@ -22,8 +22,11 @@ use std::time::{Duration, Instant};
 pub use vigie_load_tests::upstream::Upstream;
 
 mod oidc;
+mod saml;
 #[allow(unused_imports)]
 pub use oidc::*;
+#[allow(unused_imports)]
+pub use saml::*;
 
 /// Default deadline for anything the tests wait for.
 pub const DEADLINE: Duration = Duration::from_secs(20);
