@@ -56,6 +56,26 @@ impl RsaIdentity {
         }
     }
 
+    /// A key and certificate read from PEM (PKCS#8 key): another party's, such as the keys a
+    /// test IdP wrote.
+    pub fn from_pem(key_pem: &str, cert_pem: &str) -> RsaIdentity {
+        let block = |pem: &str, label: &str| {
+            x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes())
+                .filter_map(Result::ok)
+                .find(|p| p.label == label)
+                .expect("a PEM block")
+                .contents
+        };
+        let key_der = block(key_pem, "PRIVATE KEY");
+        RsaIdentity {
+            pair: RsaKeyPair::from_pkcs8(&key_der).expect("pkcs8"),
+            cert_der: block(cert_pem, "CERTIFICATE"),
+            cert_pem: cert_pem.to_string(),
+            key_pem: key_pem.to_string(),
+            key_der,
+        }
+    }
+
     /// The certificate as written in `ds:X509Certificate`.
     pub fn cert_base64(&self) -> String {
         STANDARD.encode(&self.cert_der)
@@ -91,7 +111,14 @@ pub fn by_id<'a>(e: &'a Element, id: &str) -> Option<&'a Element> {
 /// after the first occurrence of `after` (such as `</saml:Issuer>`) following that
 /// element's start.
 pub fn sign_enveloped(doc: &str, id: &str, after: &str, key: &RsaIdentity) -> String {
-    let root = xml::parse(doc).expect("the document to sign parses");
+    // Comments are dropped, as exclusive canonicalization without comments does: a comment
+    // in signed text leaves the signature valid (the attack tables rely on it).
+    let limits = xml::Limits {
+        allow_comments: true,
+        ..xml::LIMITS
+    };
+    let root =
+        xml::parse_in(doc, &xml::Scope::new(), &limits).expect("the document to sign parses");
     let element = by_id(&root, id).expect("the element to sign");
     let digest = aws_lc_rs::digest::digest(
         &aws_lc_rs::digest::SHA256,
@@ -125,6 +152,19 @@ pub fn sign_enveloped(doc: &str, id: &str, after: &str, key: &RsaIdentity) -> St
         .expect("the ID in the text");
     let at = start + doc[start..].find(after).expect("the insertion point") + after.len();
     format!("{}{signature}{}", &doc[..at], &doc[at..])
+}
+
+/// `xml` without its first `<P:Signature ...>...</P:Signature>` element (any prefix `P`).
+pub fn strip_signature(xml: &str) -> String {
+    let Some(start) = xml.find(":Signature").and_then(|i| xml[..i].rfind('<')) else {
+        return xml.to_string();
+    };
+    let prefix = &xml[start + 1..xml[start..].find(':').map_or(start, |i| start + i)];
+    let close = format!("</{prefix}:Signature>");
+    let end = xml[start..]
+        .find(&close)
+        .map_or(xml.len(), |i| start + i + close.len());
+    format!("{}{}", &xml[..start], &xml[end..])
 }
 
 /// AES-GCM content encryption of an assertion.

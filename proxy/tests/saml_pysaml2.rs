@@ -8,79 +8,14 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 
 use serde_json::{Value, json};
 use support::{
-    SamlSite, TempDir, Upstream, Vigie, attr_after, hidden_fields, plain_browser, upstream,
+    IDP_ENTITY, PyIdp, SamlSite, TempDir, Upstream, Vigie, attr_after, hidden_fields,
+    plain_browser, upstream,
 };
-
-const IDP_ENTITY: &str = "https://idp.pysaml2.test/idp/shibboleth";
-
-/// The pysaml2 IdP, stopped when dropped.
-struct PyIdp {
-    child: Child,
-    base: String,
-    dir: TempDir,
-}
-
-impl PyIdp {
-    fn start() -> PyIdp {
-        let dir = TempDir::new();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pysaml2/idp.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg(dir.path())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 with pysaml2 (installed by .ci/prepare)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("listening ")
-            .unwrap_or_else(|| panic!("idp.py said {line:?}"));
-        PyIdp {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            dir,
-        }
-    }
-
-    async fn configure(&self, settings: Value) {
-        let resp = reqwest::Client::new()
-            .post(format!("{}/configure", self.base))
-            .json(&settings)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-    }
-
-    async fn state(&self) -> Value {
-        reqwest::get(format!("{}/state", self.base))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    fn cert(&self) -> PathBuf {
-        self.dir.path().join("idp.crt")
-    }
-}
-
-impl Drop for PyIdp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 struct Env {
     vigie: Vigie,

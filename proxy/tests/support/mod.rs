@@ -22,9 +22,12 @@ use std::time::{Duration, Instant};
 pub use vigie_load_tests::upstream::Upstream;
 
 mod oidc;
+mod pysaml2;
 mod saml;
 #[allow(unused_imports)]
 pub use oidc::*;
+#[allow(unused_imports)]
+pub use pysaml2::*;
 #[allow(unused_imports)]
 pub use saml::*;
 
