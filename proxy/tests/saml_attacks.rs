@@ -13,10 +13,7 @@ use std::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::json;
-use support::{
-    IDP_ENTITY, PyIdp, SamlSite, TempDir, attr_after, hidden_fields, plain_browser, upstream,
-};
+use support::{IDP_ENTITY, TempDir, attr_after, hidden_fields, plain_browser, upstream};
 use vigie_load_tests::saml::{
     Content, ResponseSpec, RsaIdentity, encrypt_assertion, oid, sign_enveloped, strip_signature,
 };
@@ -58,17 +55,9 @@ fn decrypt_with_xmlsec1(response: &str, sp_key: &std::path::Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attacks_built_from_pysaml2_responses_are_refused_over_http() {
-    let idp = PyIdp::start();
     let up = upstream("teleservices").await;
-    let site = SamlSite::start(
-        up.addr,
-        "{base}/vigie/saml/educonnect",
-        IDP_ENTITY,
-        &format!("{}/metadata", idp.base),
-    );
+    let (idp, site) = support::pysaml2_site(up.addr).await;
     let acs = format!("{}/vigie/saml/educonnect/acs", site.base);
-    idp.configure(json!({ "sp_metadata_url": format!("{}/vigie/saml/educonnect/metadata", site.base), "user": "eleve2d" }))
-        .await;
     let idp_key = RsaIdentity::from_pem(
         &std::fs::read_to_string(idp.key()).unwrap(),
         &std::fs::read_to_string(idp.cert()).unwrap(),

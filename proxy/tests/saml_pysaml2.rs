@@ -13,8 +13,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 use support::{
-    IDP_ENTITY, PyIdp, SamlSite, TempDir, Upstream, Vigie, attr_after, hidden_fields,
-    plain_browser, upstream,
+    PyIdp, TempDir, Upstream, Vigie, attr_after, hidden_fields, plain_browser, upstream,
 };
 
 struct Env {
@@ -26,16 +25,8 @@ struct Env {
 }
 
 async fn env() -> Env {
-    let idp = PyIdp::start();
     let up = upstream("teleservices").await;
-    let site = SamlSite::start(
-        up.addr,
-        "{base}/vigie/saml/educonnect",
-        IDP_ENTITY,
-        &format!("{}/metadata", idp.base),
-    );
-    let metadata = format!("{}/vigie/saml/educonnect/metadata", site.base);
-    idp.configure(json!({ "sp_metadata_url": metadata })).await;
+    let (idp, site) = support::pysaml2_site(up.addr).await;
     Env {
         vigie: site.vigie,
         idp,

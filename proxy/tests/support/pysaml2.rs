@@ -83,3 +83,19 @@ impl Drop for PyIdp {
         let _ = self.child.wait();
     }
 }
+
+/// pysaml2 and Vigie introduced to each other: Vigie (SP `{base}/vigie/saml/educonnect`)
+/// in front of `up`, trusting the IdP's metadata; the IdP having fetched Vigie's.
+pub async fn pysaml2_site(up: std::net::SocketAddr) -> (PyIdp, super::SamlSite) {
+    let idp = PyIdp::start();
+    let site = super::SamlSite::start(
+        up,
+        "{base}/vigie/saml/educonnect",
+        IDP_ENTITY,
+        &format!("{}/metadata", idp.base),
+    );
+    let metadata = format!("{}/vigie/saml/educonnect/metadata", site.base);
+    idp.configure(serde_json::json!({ "sp_metadata_url": metadata }))
+        .await;
+    (idp, site)
+}
