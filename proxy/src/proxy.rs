@@ -68,8 +68,18 @@ impl EdgeProxy {
         let mut body = Vec::new();
         let wants_json = ctx.wants_json;
         if session.req_header().method == http::Method::POST {
+            let limit = login::body_limit(session.req_header().uri.path());
+            let announced = session
+                .req_header()
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<usize>().ok());
+            if announced.is_some_and(|n| n > limit) {
+                return Ok(Rejection::BodyTooLarge.render(ctx.request_id().as_str(), wants_json));
+            }
             while let Some(chunk) = session.read_request_body().await? {
-                if body.len() + chunk.len() > login::body_limit(session.req_header().uri.path()) {
+                if body.len() + chunk.len() > limit {
                     return Ok(
                         Rejection::BodyTooLarge.render(ctx.request_id().as_str(), wants_json)
                     );

@@ -1,39 +1,10 @@
-//! ÉduConnect's SAML 2.0, as a narrow service provider: the shapes a Shibboleth IdP sends
-//! are accepted, nothing else.
-//!
-//! The verifier is digest-first (see `../shared/SAML.md` §4.2): a message is parsed by a
-//! hardened reader (`xml`), its signature checked over exclusive-canonical bytes (`c14n`,
-//! `dsig`), and every value is then read from a re-parse of exactly the bytes that were
-//! digested, so unsigned content (wrapping attacks, comments) never reaches the reader.
-//! Assertions are decrypted (`decrypt`) only after the Response signature holds.
+//! ÉduConnect logins: the SAML protocol itself is the `vigie-saml` crate (re-exported here);
+//! this module holds what ties it to the proxy: the validated config (`spec`), the live
+//! provider with its metadata (`provider`) and the attribute mapping to an identity
+//! (`attributes`).
+
+pub use vigie_saml::{c14n, decrypt, dsig, messages, metadata, ns, redirect, response, time, xml};
 
 pub mod attributes;
-pub mod c14n;
-pub mod decrypt;
-pub mod dsig;
-pub mod messages;
-pub mod metadata;
 pub mod provider;
-pub mod redirect;
-pub mod response;
 pub mod spec;
-pub mod time;
-pub mod xml;
-
-/// Namespaces of the messages.
-pub mod ns {
-    /// SAML 2.0 protocol.
-    pub const PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
-    /// SAML 2.0 assertions.
-    pub const ASSERTION: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
-    /// SAML 2.0 metadata.
-    pub const METADATA: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
-    /// XML Signature.
-    pub const DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
-    /// XML Encryption.
-    pub const XENC: &str = "http://www.w3.org/2001/04/xmlenc#";
-    /// XML Encryption 1.1.
-    pub const XENC11: &str = "http://www.w3.org/2009/xmlenc11#";
-    /// Exclusive canonicalization, its InclusiveNamespaces element.
-    pub const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
-}

@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use super::xml::{Element, Node, qualified};
+use super::xml::{Element, Node};
 
 /// Canonical bytes of `apex` and its descendants, leaving out `exclude` (the signature an
 /// enveloped-signature transform removes), with the `inclusive` prefixes (`#default` for the
@@ -73,9 +73,8 @@ fn element<'a>(
         }
     }
 
-    let name = e.qname();
     out.push('<');
-    out.push_str(&name);
+    push_name(out, e.prefix.as_deref(), &e.local);
     for (prefix, uri) in &decls {
         if prefix.is_empty() {
             out.push_str(" xmlns=\"");
@@ -91,57 +90,83 @@ fn element<'a>(
     attrs.sort_by(|a, b| (a.ns.as_str(), a.local.as_str()).cmp(&(b.ns.as_str(), b.local.as_str())));
     for a in attrs {
         out.push(' ');
-        out.push_str(&qualified(a.prefix.as_deref(), &a.local));
+        push_name(out, a.prefix.as_deref(), &a.local);
         out.push_str("=\"");
         escape_attr(&a.value, out);
         out.push('"');
     }
     out.push('>');
 
-    let mut inner = rendered.clone();
-    inner.extend(decls);
+    // The children see what this element rendered; most elements render nothing new.
+    let extended;
+    let inner = if decls.is_empty() {
+        rendered
+    } else {
+        let mut map = rendered.clone();
+        map.extend(decls);
+        extended = map;
+        &extended
+    };
     for child in &e.children {
         match child {
             Node::Element(c) if exclude.is_some_and(|x| std::ptr::eq(x, c)) => {}
-            Node::Element(c) => element(c, exclude, inclusive, &inner, out),
+            Node::Element(c) => element(c, exclude, inclusive, inner, out),
             Node::Text(t) => escape_text(t, out),
         }
     }
     out.push_str("</");
-    out.push_str(&name);
+    push_name(out, e.prefix.as_deref(), &e.local);
     out.push('>');
 }
 
-fn escape_text(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
+fn push_name(out: &mut String, prefix: Option<&str>, local: &str) {
+    if let Some(p) = prefix {
+        out.push_str(p);
+        out.push(':');
     }
+    out.push_str(local);
+}
+
+fn escape_text(text: &str, out: &mut String) {
+    escape(text, out, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'\r' => Some("&#xD;"),
+        _ => None,
+    });
 }
 
 fn escape_attr(value: &str, out: &mut String) {
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' => out.push_str("&#x9;"),
-            '\n' => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
+    escape(value, out, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'"' => Some("&quot;"),
+        b'\t' => Some("&#x9;"),
+        b'\n' => Some("&#xA;"),
+        b'\r' => Some("&#xD;"),
+        _ => None,
+    });
+}
+
+/// Copies `text` to `out`, replacing the ASCII bytes `replace` names; runs without them are
+/// copied whole (signature and cipher values are long runs).
+fn escape(text: &str, out: &mut String, replace: impl Fn(u8) -> Option<&'static str>) {
+    let mut run = 0;
+    for (i, b) in text.bytes().enumerate() {
+        if let Some(with) = replace(b) {
+            out.push_str(&text[run..i]);
+            out.push_str(with);
+            run = i + 1;
         }
     }
+    out.push_str(&text[run..]);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::saml::xml::parse;
+    use crate::xml::parse;
 
     fn c14n(xml: &str) -> String {
         exclusive(&parse(xml).unwrap(), None, &[])

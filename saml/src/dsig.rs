@@ -118,10 +118,11 @@ impl VerifyKey {
 
 /// Base64 with any XML whitespace inside, as signature and cipher values are written.
 pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let compact: String = text
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '\t' | '\n' | '\r'))
-        .collect();
+    let space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    if !text.as_bytes().iter().any(space) {
+        return STANDARD.decode(text).ok();
+    }
+    let compact: Vec<u8> = text.bytes().filter(|b| !space(b)).collect();
     STANDARD.decode(compact).ok()
 }
 

@@ -3,8 +3,8 @@ use std::time::{Duration, Instant};
 use vigie_load_tests::saml::{Content, RsaIdentity, encrypt_assertion, sign_enveloped};
 
 use super::*;
-use crate::saml::decrypt::{self, DecryptError, DecryptKey};
-use crate::saml::ns::{ASSERTION, PROTOCOL};
+use crate::decrypt::{self, DecryptError, DecryptKey};
+use crate::ns::{ASSERTION, PROTOCOL};
 
 const DOC: &str = concat!(
     r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" "#,
