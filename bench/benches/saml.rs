@@ -14,7 +14,7 @@ use std::time::Duration;
 use aws_lc_rs::rsa::{
     OAEP_SHA1_MGF1SHA1, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PrivateDecryptingKey,
 };
-use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use criterion::{Criterion, criterion_group, criterion_main};
 use vigie::config::file::SamlAttributesSection;
 use vigie::saml::attributes::AttributeMap;
@@ -107,6 +107,16 @@ fn saml(c: &mut Criterion) {
         },
     );
 
+    // An XSLT transform in the Response's signature: refused before any cryptography.
+    let xslt = xml.replacen(
+        "<ds:Transforms>",
+        "<ds:Transforms><ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xslt-19991116\"/>",
+        1,
+    );
+    group.bench_function("acs: a Response with an XSLT transform, refused", |b| {
+        b.iter(|| consume(black_box(&xslt), &idp_keys, &sp_keys, &expected).unwrap_err())
+    });
+
     // Where the rest goes: reading and canonicalizing the Response.
     group.bench_function("xml: parse the Response", |b| {
         b.iter(|| vigie::saml::xml::parse(black_box(&xml)).unwrap())
@@ -148,11 +158,11 @@ fn saml(c: &mut Criterion) {
         .subject_public_key
         .data
         .to_vec();
-    let verifying = UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, spki);
+    let verifying = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, spki).unwrap();
     group.bench_function("rsa-2048 pkcs1 sha-256 verification", |b| {
         b.iter(|| {
             verifying
-                .verify(black_box(message), black_box(&signature))
+                .verify_sig(black_box(message), black_box(&signature))
                 .unwrap()
         })
     });

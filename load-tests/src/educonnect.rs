@@ -9,6 +9,7 @@
 //! - `GET /idp/profile/SAML2/Unsolicited/SSO?providerId=SP`: IdP-initiated login.
 //! - `GET /idp/profile/SAML2/Redirect/SLO`: the SP's signed LogoutRequest (answered with a
 //!   signed LogoutResponse) or the SP's LogoutResponse to ours.
+//! - `GET /Logout`: the logout URL its assertions give (`FrEduUrlRetour`).
 
 mod endpoints;
 

@@ -9,7 +9,6 @@
 mod support;
 
 use std::process::Command;
-use std::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -171,7 +170,6 @@ async fn attacks_built_from_pysaml2_responses_are_refused_over_http() {
         let before = site.vigie.metric(&format!(
             "vigie_logins_total{{provider=\"educonnect\",result=\"{reason}\"}}"
         ));
-        let started = Instant::now();
         let resp = b
             .post(&acs)
             .header("accept", "text/html")
@@ -194,13 +192,6 @@ async fn attacks_built_from_pysaml2_responses_are_refused_over_http() {
             "vigie_logins_total{{provider=\"educonnect\",result=\"{reason}\"}}"
         ));
         assert_eq!(after, before + 1.0, "{name}: refused as {reason}");
-        if name.contains("transform") {
-            assert!(
-                started.elapsed().as_millis() < 250,
-                "{name}: {:?} for the whole HTTP exchange",
-                started.elapsed()
-            );
-        }
     }
     // 1 MiB: refused before it is read.
     let big = b

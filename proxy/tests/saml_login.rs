@@ -20,18 +20,24 @@ struct Env {
 
 /// Vigie (plain HTTP) with provider `educonnect` at a development IdP.
 async fn env() -> Env {
+    env_with(true).await
+}
+
+/// The same, with single logout on or off.
+async fn env_with(slo: bool) -> Env {
     let idp = DevIdp::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let up = upstream("teleservices").await;
-    let site = SamlSite::start(
+    let site = SamlSite::start_with(
         up.addr,
         "urn:vigie:test:educonnect",
         &idp.entity_id,
         &idp.metadata_url(),
+        slo,
     );
     idp.register(ServiceProvider {
         entity_id: "urn:vigie:test:educonnect".into(),
         acs_url: format!("{}/vigie/saml/educonnect/acs", site.base),
-        slo_url: Some(format!("{}/vigie/saml/educonnect/slo", site.base)),
+        slo_url: slo.then(|| format!("{}/vigie/saml/educonnect/slo", site.base)),
         signing_cert: site.sign.cert_der.clone(),
         encryption_cert: site.enc.cert_der.clone(),
     });
@@ -278,4 +284,38 @@ fn base64_form(xml: &str) -> String {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD.encode(xml);
     form_urlencoded::byte_serialize(b64.as_bytes()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_single_logout_the_browser_goes_to_the_idp_logout_url() {
+    let env = env_with(false).await;
+    let b = plain_browser();
+    let start = format!("{}/vigie/login/educonnect?return_to=%2Flivret", env.base);
+    let (acs, fields) = at_idp(&b, &start, demo_accounts()[2].id).await;
+    assert_eq!(
+        b.post(&acs)
+            .form(&fields)
+            .send()
+            .await
+            .unwrap()
+            .url()
+            .path(),
+        "/livret"
+    );
+    let done = support::logout(&b, &env.base).await;
+    assert_eq!(
+        done.url().as_str(),
+        format!("http://{}/Logout", env.idp.addr),
+        "FrEduUrlRetour"
+    );
+    assert!(
+        done.text()
+            .await
+            .unwrap()
+            .contains("Vous êtes déconnecté d&#39;ÉduConnect")
+    );
+    assert!(
+        env.idp.logouts().is_empty(),
+        "no LogoutRequest without single logout"
+    );
 }

@@ -14,7 +14,9 @@
 //! re-parse of exactly the digested bytes, so callers can only ever read signed content.
 
 use aws_lc_rs::digest;
-use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
+use std::sync::Arc;
+
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
@@ -79,7 +81,8 @@ impl DsigError {
 /// An RSA public key of the identity provider, from a certificate of its metadata.
 #[derive(Clone)]
 pub struct VerifyKey {
-    key: UnparsedPublicKey<Vec<u8>>,
+    // Parsed once, when the metadata is read, not at each verification.
+    key: Arc<ParsedPublicKey>,
 }
 
 impl std::fmt::Debug for VerifyKey {
@@ -97,12 +100,12 @@ impl VerifyKey {
         if spki.algorithm.algorithm != x509_parser::oid_registry::OID_PKCS1_RSAENCRYPTION {
             return Err("the certificate's key is not an RSA key".into());
         }
-        Ok(VerifyKey {
-            key: UnparsedPublicKey::new(
-                &RSA_PKCS1_2048_8192_SHA256,
-                spki.subject_public_key.data.to_vec(),
-            ),
-        })
+        let key = ParsedPublicKey::new(
+            &RSA_PKCS1_2048_8192_SHA256,
+            spki.subject_public_key.data.as_ref(),
+        )
+        .map_err(|e| format!("the certificate's RSA key is not usable: {e}"))?;
+        Ok(VerifyKey { key: Arc::new(key) })
     }
 
     /// The key of a base64 DER certificate, as in `ds:X509Certificate`.
@@ -112,7 +115,7 @@ impl VerifyKey {
     }
 
     pub(super) fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
-        self.key.verify(message, signature).is_ok()
+        self.key.verify_sig(message, signature).is_ok()
     }
 }
 

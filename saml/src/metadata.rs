@@ -137,8 +137,8 @@ pub struct SpDescription<'a> {
     pub entity_id: &'a str,
     /// Assertion consumer service (HTTP-POST).
     pub acs_url: &'a str,
-    /// Single logout (HTTP-Redirect).
-    pub slo_url: &'a str,
+    /// Single logout (HTTP-Redirect), when offered.
+    pub slo_url: Option<&'a str>,
     /// Signing certificates, DER (current first, then the next one).
     pub signing_certs: Vec<&'a [u8]>,
     /// Encryption certificates, DER (current first, then the next one).
@@ -169,12 +169,15 @@ pub fn write_sp(sp: &SpDescription<'_>) -> String {
          <md:EntityDescriptor xmlns:md=\"{METADATA}\" xmlns:ds=\"{DSIG}\" entityID=\"{entity}\">\n\
          <md:SPSSODescriptor AuthnRequestsSigned=\"true\" WantAssertionsSigned=\"true\" \
          protocolSupportEnumeration=\"{PROTOCOL}\">\n{keys}\
-         <md:SingleLogoutService Binding=\"{REDIRECT}\" Location=\"{slo}\"/>\n\
+         {slo}\
          <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:transient</md:NameIDFormat>\n\
          <md:AssertionConsumerService Binding=\"{POST}\" Location=\"{acs}\" index=\"0\" isDefault=\"true\"/>\n\
          </md:SPSSODescriptor>\n</md:EntityDescriptor>\n",
         entity = attr(sp.entity_id),
-        slo = attr(sp.slo_url),
+        slo = sp.slo_url.map_or(String::new(), |u| format!(
+            "<md:SingleLogoutService Binding=\"{REDIRECT}\" Location=\"{}\"/>\n",
+            attr(u)
+        )),
         acs = attr(sp.acs_url),
     )
 }
@@ -198,7 +201,7 @@ mod tests {
         let ours = write_sp(&SpDescription {
             entity_id: "https://sp.test/vigie/saml/educonnect",
             acs_url: "https://sp.test/vigie/saml/educonnect/acs",
-            slo_url: "https://sp.test/vigie/saml/educonnect/slo",
+            slo_url: Some("https://sp.test/vigie/saml/educonnect/slo"),
             signing_certs: vec![&signing.cert_der],
             encryption_certs: vec![&encryption.cert_der],
         });
@@ -211,6 +214,15 @@ mod tests {
             .filter_map(|k| k.attr("use"))
             .collect();
         assert_eq!(uses, ["signing", "encryption"]);
+        assert!(ours.contains("SingleLogoutService"));
+        let without = write_sp(&SpDescription {
+            slo_url: None,
+            entity_id: "urn:sp",
+            acs_url: "https://sp.test/acs",
+            signing_certs: vec![&signing.cert_der],
+            encryption_certs: vec![&encryption.cert_der],
+        });
+        assert!(!without.contains("SingleLogoutService") && xml::parse(&without).is_ok());
 
         let idp = RsaIdentity::generate("idp");
         let entity = |id: &str| {

@@ -291,7 +291,7 @@ fn the_attack_table_is_refused_with_the_right_reason() {
         "signature_algorithm"
     );
     assert!(
-        started.elapsed() < Duration::from_millis(5),
+        started.elapsed() < Duration::from_millis(50),
         "{:?}",
         started.elapsed()
     );

@@ -80,7 +80,21 @@ fn everything_outside_the_narrow_shape_is_refused() {
         let short: String = doc.chars().take(60).collect();
         assert_eq!(parse(&doc).unwrap_err(), expected, "{short}");
     }
-    for malformed in ["<a>", "<a></b>", "x<a/>", "<a b=\"<\"/>", "<a>&amp</a>"] {
+    for malformed in [
+        "<a>",
+        "<a></b>",
+        "x<a/>",
+        "<a b=\"<\"/>",
+        "<a>&amp</a>",
+        "<ct/\u{1}\0\0\0//>",
+        "<a\u{1}/>",
+        "<1a/>",
+        "<a:b:c xmlns:a=\"urn:a\"/>",
+        "<a>\u{1}</a>",
+        "<a>&#1;</a>",
+        "<a b=\"&#0;\"/>",
+        "<a xmlns:-p=\"urn:p\"/>",
+    ] {
         assert!(
             matches!(parse(malformed), Err(XmlError::Malformed(_))),
             "{malformed}: {:?}",

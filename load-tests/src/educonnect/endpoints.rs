@@ -55,6 +55,8 @@ pub(super) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         },
         ("POST", SSO) => state.respond(&form),
         ("GET", SLO) => state.single_logout(raw_query),
+        // FrEduUrlRetour: where SPs without single logout send the browser.
+        ("GET", "/Logout") => message(StatusCode::OK, "Vous êtes déconnecté d'ÉduConnect."),
         _ => message(StatusCode::NOT_FOUND, "Cette adresse n'existe pas."),
     })
 }

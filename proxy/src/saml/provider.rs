@@ -101,11 +101,10 @@ impl SamlProvider {
 
     /// Our metadata document.
     pub fn sp_metadata(&self) -> String {
-        let slo = self.spec.slo_url.clone().unwrap_or_default();
         metadata::write_sp(&SpDescription {
             entity_id: &self.spec.entity_id,
             acs_url: &self.spec.acs_url,
-            slo_url: &slo,
+            slo_url: self.spec.slo_url.as_deref(),
             signing_certs: self.spec.signing.certs(),
             encryption_certs: self.spec.encryption.certs(),
         })
@@ -159,4 +158,100 @@ async fn fetch(client: &reqwest::Client, url: &str) -> Result<String, String> {
         body.extend_from_slice(&chunk);
     }
     String::from_utf8(body).map_err(|_| "not UTF-8".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use vigie_load_tests::educonnect::DevIdp;
+    use vigie_load_tests::saml::RsaIdentity;
+
+    use super::*;
+    use crate::config::file::SamlAttributesSection;
+    use crate::saml::attributes::AttributeMap;
+    use crate::saml::spec::KeyMaterial;
+
+    /// Serves `metadata` to the first `good` requests, then answers 500.
+    async fn flaky_server(metadata: String, good: usize) -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let served = Arc::new(AtomicUsize::new(0));
+        let count = served.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let reply = if served.fetch_add(1, Ordering::SeqCst) < good {
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{metadata}",
+                        metadata.len()
+                    )
+                } else {
+                    "HTTP/1.1 500 Oops\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".into()
+                };
+                let _ = stream.write_all(reply.as_bytes()).await;
+            }
+        });
+        (format!("http://{addr}/metadata"), count)
+    }
+
+    fn spec(idp: &DevIdp, url: &str) -> SamlSpec {
+        let pair = |id: RsaIdentity| KeyMaterial {
+            key: id.key_der.clone(),
+            cert: id.cert_der.clone(),
+            next: None,
+        };
+        SamlSpec {
+            name: "educonnect".into(),
+            entity_id: "urn:vigie:test".into(),
+            acs_url: "https://sp.test/vigie/saml/educonnect/acs".into(),
+            slo_url: None,
+            idp_entity_id: idp.entity_id.clone(),
+            metadata: MetadataSource::Url {
+                url: url.into(),
+                ca_pem: None,
+                refresh: Duration::from_secs(3600),
+            },
+            signing: pair(RsaIdentity::generate("s")),
+            encryption: pair(RsaIdentity::generate("e")),
+            clock_skew: Duration::from_secs(60),
+            max_response_age: Duration::from_secs(600),
+            allow_idp_initiated: false,
+            attributes: AttributeMap::from_file(&SamlAttributesSection::default()),
+            label: "ÉduConnect".into(),
+            offered_to: vec!["eleve".into()],
+        }
+    }
+
+    #[tokio::test]
+    async fn metadata_is_fetched_refreshed_and_kept_when_a_refresh_fails() {
+        let idp = DevIdp::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let document = reqwest::get(idp.metadata_url())
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let (url, fetches) = flaky_server(document, 1).await;
+        let p = SamlProvider::build(spec(&idp, &url)).unwrap();
+        assert!(!p.is_ready(), "nothing before the first fetch");
+        let start = Instant::now();
+        p.refresh_if_due(start).await;
+        let first = p.metadata().expect("fetched");
+        assert_eq!(first.entity_id, idp.entity_id);
+        // Not due again before its interval.
+        p.refresh_if_due(start + Duration::from_secs(60)).await;
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+        // Due, and the IdP fails: the metadata stays.
+        p.refresh_if_due(start + Duration::from_secs(7200)).await;
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+        assert!(p.is_ready(), "kept through a failed refresh");
+
+        // Unreachable from the start: never ready, logins answer "unavailable".
+        let closed = SamlProvider::build(spec(&idp, "http://127.0.0.1:9/metadata")).unwrap();
+        closed.refresh_if_due(Instant::now()).await;
+        assert!(!closed.is_ready());
+    }
 }

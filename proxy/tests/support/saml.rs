@@ -27,8 +27,14 @@ fn yaml(
     idp: &str,
     metadata_url: &str,
     base: &str,
+    slo: bool,
 ) -> String {
     let entity = entity.replace("{base}", base);
+    let slo = if slo {
+        format!("slo_url: {base}/vigie/saml/educonnect/slo")
+    } else {
+        "# no single logout".to_string()
+    };
     let saml = format!(
         r#"
 identity_providers:
@@ -37,7 +43,7 @@ identity_providers:
     saml:
       entity_id: {entity}
       acs_url: {base}/vigie/saml/educonnect/acs
-      slo_url: {base}/vigie/saml/educonnect/slo
+      {slo}
       idp: {{ entity_id: "{idp}", metadata_url: "{metadata_url}" }}
       signing: {{ key_file: sign.key, cert_file: sign.crt }}
       encryption: {{ key_file: enc.key, cert_file: enc.crt }}
@@ -60,6 +66,17 @@ impl SamlSite {
         idp: &str,
         metadata_url: &str,
     ) -> SamlSite {
+        SamlSite::start_with(up, entity, idp, metadata_url, true)
+    }
+
+    /// The same, with single logout (`slo_url`) on or off.
+    pub fn start_with(
+        up: std::net::SocketAddr,
+        entity: &str,
+        idp: &str,
+        metadata_url: &str,
+        slo: bool,
+    ) -> SamlSite {
         let (sign, enc) = (
             RsaIdentity::generate("sp-sign"),
             RsaIdentity::generate("sp-enc"),
@@ -71,10 +88,10 @@ impl SamlSite {
         dir.write("enc.crt", &enc.cert_pem);
         let vigie = Vigie::start_in(
             dir,
-            &yaml(up, entity, idp, metadata_url, "http://127.0.0.1:1"),
+            &yaml(up, entity, idp, metadata_url, "http://127.0.0.1:1", slo),
         );
         let base = format!("http://127.0.0.1:{}", vigie.addr("public").port());
-        vigie.rewrite_config(&yaml(up, entity, idp, metadata_url, &base));
+        vigie.rewrite_config(&yaml(up, entity, idp, metadata_url, &base, slo));
         vigie.signal("HUP");
         let acs = format!("{base}/vigie/saml/educonnect/acs");
         vigie.poll_until("the reloaded ACS", || {

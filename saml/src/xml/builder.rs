@@ -50,15 +50,19 @@ impl Builder<'_> {
                     other => XmlError::Malformed(other.to_string()),
                 })?
                 .into_owned();
+            chars(&value)?;
             if key == "xmlns" {
                 declared.push((String::new(), value));
             } else if let Some(prefix) = key.strip_prefix("xmlns:") {
                 if prefix == "xml" || prefix == "xmlns" || value.is_empty() {
                     return Err(XmlError::ReservedPrefix(prefix.to_string()));
                 }
+                if !is_ncname(prefix) {
+                    return Err(XmlError::Malformed(format!("{key:?} is not an XML name")));
+                }
                 declared.push((prefix.to_string(), value));
             } else {
-                let (prefix, local) = split(&key);
+                let (prefix, local) = split(&key)?;
                 raw_attrs.push((prefix, local, value));
             }
         }
@@ -87,7 +91,7 @@ impl Builder<'_> {
         let qname = start.name();
         let name: &str = qname.as_ref();
         let name = name.to_string();
-        let (prefix, local) = split(&name);
+        let (prefix, local) = split(&name)?;
         let ns = resolve(&scope, prefix.as_deref(), true)?;
         let mut attrs: Vec<Attr> = Vec::with_capacity(raw_attrs.len());
         for (prefix, local, value) in raw_attrs {
@@ -135,6 +139,7 @@ impl Builder<'_> {
     }
 
     pub(super) fn text(&mut self, text: &str) -> Result<(), XmlError> {
+        chars(text)?;
         match self.stack.last_mut() {
             Some(parent) => {
                 if let Some(Node::Text(last)) = parent.children.last_mut() {
@@ -151,10 +156,49 @@ impl Builder<'_> {
     }
 }
 
-fn split(name: &str) -> (Option<String>, String) {
-    match name.split_once(':') {
-        Some((prefix, local)) => (Some(prefix.to_string()), local.to_string()),
-        None => (None, name.to_string()),
+/// A qualified name split at its colon; each part must be an XML name (NCName).
+fn split(name: &str) -> Result<(Option<String>, String), XmlError> {
+    let (prefix, local) = match name.split_once(':') {
+        Some((prefix, local)) => (Some(prefix), local),
+        None => (None, name),
+    };
+    if prefix.is_some_and(|p| !is_ncname(p)) || !is_ncname(local) {
+        return Err(XmlError::Malformed(format!("{name:?} is not an XML name")));
+    }
+    Ok((prefix.map(str::to_string), local.to_string()))
+}
+
+/// An NCName: a letter, `_` or a non-ASCII character, then also digits, `-` and `.`. (Non-ASCII
+/// characters are accepted whole; SAML names are ASCII.)
+fn is_ncname(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || !c.is_ascii())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') || !c.is_ascii())
+}
+
+/// Only characters XML 1.0 allows (no controls but tab, newline and carriage return, no
+/// U+FFFE or U+FFFF). Checked on bytes: in UTF-8 a byte below 0x20 is always that control
+/// character, and the two non-characters are `EF BF BE` and `EF BF BF`.
+pub(super) fn chars(text: &str) -> Result<(), XmlError> {
+    let bytes = text.as_bytes();
+    // Most text (signature and cipher values) has no byte that needs a closer look.
+    if !bytes.iter().any(|&b| b < 0x20 || b == 0xEF) {
+        return Ok(());
+    }
+    let bad = bytes.iter().enumerate().find_map(|(i, &b)| {
+        let control = b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r');
+        let nonchar = b == 0xEF
+            && bytes.get(i + 1) == Some(&0xBF)
+            && matches!(bytes.get(i + 2), Some(0xBE | 0xBF));
+        (control || nonchar).then(|| text[i..].chars().next().map_or(0, |c| c as u32))
+    });
+    match bad {
+        Some(c) => Err(XmlError::Malformed(format!(
+            "character U+{c:04X} is not allowed"
+        ))),
+        None => Ok(()),
     }
 }
 
