@@ -7,6 +7,7 @@
 pub mod access;
 pub mod assertion;
 pub mod discovery;
+mod headers;
 mod identity;
 pub mod keys;
 pub mod provider;
@@ -28,9 +29,9 @@ pub use access::{Access, Denial, Protected};
 pub use identity::{ClaimMapping, Identity};
 pub use settings::{AssertionSpec, IdentitySettings, TokenCacheSettings};
 
-use crate::config::file::IdentityHeader;
 use crate::sessions::{SessionId, SessionStore, cookie};
 use assertion::AssertionSigner;
+use headers::IdentityHeaderNames;
 use provider::Provider;
 use token_cache::TokenKey;
 use verify::VerifyError;
@@ -71,12 +72,6 @@ pub struct Authenticator {
     prefix: String,
     strip: Vec<http::HeaderName>,
     names: IdentityHeaderNames,
-}
-
-/// Header names of each identity field, built once from the prefix.
-struct IdentityHeaderNames {
-    fields: Vec<(IdentityHeader, http::HeaderName)>,
-    assertion: http::HeaderName,
 }
 
 // === impl AuthFailure ===
@@ -267,22 +262,7 @@ impl Authenticator {
             if !rule.headers.contains(field) {
                 continue;
             }
-            let value = match field {
-                IdentityHeader::Subject => Some(id.subject.clone()),
-                IdentityHeader::Issuer => Some(id.provider.to_string()),
-                IdentityHeader::Profile => id.profile.clone(),
-                IdentityHeader::DisplayName => id.display_name.as_deref().map(percent_encode),
-                IdentityHeader::SchoolIds => {
-                    (!id.school_ids.is_empty()).then(|| id.school_ids.join(","))
-                }
-                IdentityHeader::ChildrenIds => {
-                    (!id.children_ids.is_empty()).then(|| id.children_ids.join(","))
-                }
-                IdentityHeader::Acr => id.acr.clone(),
-                IdentityHeader::IneHash => id.ine_hash.clone(),
-                IdentityHeader::Level => id.level.clone(),
-                IdentityHeader::BirthDate => id.birth_date.clone(),
-            };
+            let value = headers::value(*field, id);
             // Values that are not valid header text (control characters) are left out.
             if let Some(v) = value.and_then(|v| http::HeaderValue::try_from(v).ok()) {
                 out.push((name.clone(), v));
@@ -358,32 +338,6 @@ impl std::fmt::Debug for Authenticator {
     }
 }
 
-// === impl IdentityHeaderNames ===
-
-impl IdentityHeaderNames {
-    fn new(prefix: &str) -> IdentityHeaderNames {
-        let name = |suffix: &str| {
-            http::HeaderName::try_from(format!("{prefix}{suffix}"))
-                .unwrap_or_else(|_| http::HeaderName::from_static("x-vigie-invalid"))
-        };
-        IdentityHeaderNames {
-            fields: vec![
-                (IdentityHeader::Subject, name("Subject")),
-                (IdentityHeader::Issuer, name("Issuer")),
-                (IdentityHeader::Profile, name("Profile")),
-                (IdentityHeader::DisplayName, name("Name")),
-                (IdentityHeader::SchoolIds, name("School-Ids")),
-                (IdentityHeader::ChildrenIds, name("Children-Ids")),
-                (IdentityHeader::Acr, name("Acr")),
-                (IdentityHeader::IneHash, name("Ine-Hash")),
-                (IdentityHeader::Level, name("Level")),
-                (IdentityHeader::BirthDate, name("Birth-Date")),
-            ],
-            assertion: name("Assertion"),
-        }
-    }
-}
-
 /// The one Bearer token of a request: exactly one `Authorization` header, scheme `Bearer`,
 /// and a token made of RFC 6750 `b64token` characters.
 fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthFailure> {
@@ -403,19 +357,6 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthFailure> {
         return Err(AuthFailure::InvalidRequest);
     }
     Ok(token)
-}
-
-/// UTF-8 text as ASCII, `%XX` for bytes outside unreserved characters and spaces.
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b" -._~'".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

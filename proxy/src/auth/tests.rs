@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
+use headers::percent_encode;
 
 fn headers(values: &[&'static str]) -> HeaderMap {
     let mut h = HeaderMap::new();
