@@ -84,7 +84,7 @@ impl AdminApp {
             reasons.push(format!("identity provider {name:?} has no keys yet"));
         }
         for name in generation.saml_without_metadata() {
-            reasons.push(format!("SAML provider {name:?} has no valid IdP metadata"));
+            reasons.push(format!("SAML provider {name:?} has no IdP metadata yet"));
         }
         reasons
     }

@@ -308,11 +308,11 @@ impl Authenticator {
         self.signer.as_ref().map(AssertionSigner::jwks)
     }
 
-    /// Names of SAML providers without valid IdP metadata.
+    /// Names of SAML providers whose IdP metadata was never loaded.
     pub fn saml_without_metadata(&self) -> Vec<&str> {
         self.saml
             .iter()
-            .filter(|(_, p)| !p.is_ready())
+            .filter(|(_, p)| !p.has_loaded())
             .map(|(n, _)| n.as_str())
             .collect()
     }

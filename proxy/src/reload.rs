@@ -121,7 +121,7 @@ impl Generation {
         }
     }
 
-    /// SAML providers whose IdP metadata is not (or no longer) valid.
+    /// SAML providers whose IdP metadata was never loaded.
     pub fn saml_without_metadata(&self) -> Vec<&str> {
         self.auth.saml_without_metadata()
     }

@@ -215,6 +215,7 @@ impl LoginService {
                 .map_err(|e| refused("request", &e))?;
             // The browser carries the session the IdP ends (front-channel logout).
             if let Some((id, record)) = self.current(req).await?
+                && *record.identity.provider == *p.spec.name
                 && record
                     .saml
                     .as_ref()

@@ -89,6 +89,12 @@ impl SamlProvider {
         self.metadata().is_some()
     }
 
+    /// Whether metadata was ever loaded. Readiness waits for it at start only: metadata that
+    /// expires later stops ÉduConnect logins (a clear page), not the whole edge.
+    pub fn has_loaded(&self) -> bool {
+        self.metadata.load().is_some()
+    }
+
     /// Our signing key.
     pub fn sign_key(&self) -> &SignKey {
         &self.sign
