@@ -11,17 +11,53 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use support::{TempDir, Vigie, upstream};
+use support::{SamlSite, TempDir, Vigie, upstream};
+use vigie_load_tests::educonnect::{DevIdp, ServiceProvider};
 use vigie_load_tests::franceconnect::{Client, ClientAuth, DevProvider};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_parent_logs_in_and_out_in_chromium() {
+/// Runs `script` (in `tests/browser/`) against Vigie at `base`: what it saw, and where the
+/// screenshots are. The browser runs on a blocking thread while this runtime keeps serving
+/// the test's providers.
+async fn run(script: &'static str, base: &str) -> (Value, PathBuf) {
     let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     assert!(
         scripts.join("node_modules/playwright-core").exists(),
         "run .ci/prepare (npm ci in {})",
         scripts.display()
     );
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = tokio::task::spawn_blocking({
+        let (base, shots) = (base.to_string(), shots.clone());
+        move || {
+            Command::new("node")
+                .arg(script)
+                .current_dir(&scripts)
+                .env("VIGIE_BASE", base)
+                .env("SHOTS", shots)
+                .output()
+                .expect("node")
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let seen: Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap_or_else(|_| {
+            panic!(
+                "the browser script failed:\n{stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    assert!(
+        out.status.success() && seen.get("error").is_none(),
+        "{seen:#}"
+    );
+    (seen, shots)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_logs_in_and_out_in_chromium() {
     let op = DevProvider::start("127.0.0.1:0".parse().unwrap(), None, vec![])
         .await
         .unwrap();
@@ -46,35 +82,7 @@ async fn a_parent_logs_in_and_out_in_chromium() {
     });
     vigie.wait_ready();
 
-    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    // Blocking: the browser runs while this runtime keeps serving the provider.
-    let out = tokio::task::spawn_blocking({
-        let (base, shots) = (base.clone(), shots.clone());
-        move || {
-            Command::new("node")
-                .arg("login.mjs")
-                .current_dir(&scripts)
-                .env("VIGIE_BASE", base)
-                .env("SHOTS", shots)
-                .output()
-                .expect("node")
-        }
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let seen: Value =
-        serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap_or_else(|_| {
-            panic!(
-                "the browser script failed:\n{stdout}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-    assert!(
-        out.status.success() && seen.get("error").is_none(),
-        "{seen:#}"
-    );
+    let (seen, shots) = run("login.mjs", &base).await;
 
     assert_eq!(seen["loginUrl"], "/vigie/login", "{seen:#}");
     assert_eq!(seen["lang"], "fr");
@@ -105,4 +113,44 @@ async fn a_parent_logs_in_and_out_in_chromium() {
         let png = std::fs::read(shots.join(shot)).unwrap();
         assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{shot}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pupil_logs_in_with_educonnect_and_out_in_chromium() {
+    let idp = DevIdp::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let up = upstream("teleservices").await;
+    let site = SamlSite::start(
+        up.addr,
+        "urn:vigie:test:educonnect",
+        &idp.entity_id,
+        &idp.metadata_url(),
+    );
+    idp.register(ServiceProvider {
+        entity_id: "urn:vigie:test:educonnect".into(),
+        acs_url: format!("{}/vigie/saml/educonnect/acs", site.base),
+        slo_url: Some(format!("{}/vigie/saml/educonnect/slo", site.base)),
+        signing_cert: site.sign.cert_der.clone(),
+        encryption_cert: site.enc.cert_der.clone(),
+    });
+    let (seen, shots) = run("educonnect.mjs", &site.base).await;
+    assert_eq!(
+        seen["choices"], 1,
+        "ÉduConnect is offered to pupils: {seen:#}"
+    );
+    assert_eq!(seen["franceconnectOffered"], 0, "FranceConnect is not");
+    assert_eq!(seen["profile"], "eleve", "{seen:#}");
+    assert_eq!(seen["school"], "0350001A");
+    assert!(
+        seen["cookies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["name"] != "__Host-vigie_saml"),
+        "the pending login cookie is gone: {seen:#}"
+    );
+    assert_eq!(seen["loggedOutHeading"], "Vous êtes déconnecté", "{seen:#}");
+    assert_eq!(seen["afterLogout"], "/vigie/login", "logged out for good");
+    assert_eq!(idp.logouts().len(), 1, "single logout reached the IdP");
+    let png = std::fs::read(shots.join("login-educonnect.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
 }
