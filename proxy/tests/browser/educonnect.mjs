@@ -6,22 +6,13 @@
 //
 // Environment: VIGIE_BASE, SHOTS, VIGIE_PAGE (default /livret/eleve), CHROMIUM, as login.mjs.
 // Prints one JSON line describing what it saw; any failure prints {"error": ...}, exits 1.
-import { chromium } from 'playwright-core';
+import { inChromium } from './common.mjs';
 
 const base = process.env.VIGIE_BASE;
 const shots = process.env.SHOTS;
 const protectedPage = process.env.VIGIE_PAGE || '/livret/eleve';
-const seen = {};
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-try {
-  const page = await browser.newPage({ locale: 'fr-FR', viewport: { width: 1024, height: 900 } });
-  page.setDefaultTimeout(15000);
-
+await inChromium(async (page, seen) => {
   await page.goto(`${base}${protectedPage}`);
   await page.getByRole('link', { name: /Élève/ }).click();
   await page.waitForURL(/profile=eleve/);
@@ -46,10 +37,4 @@ try {
   seen.loggedOutHeading = (await page.locator('h1').first().innerText()).trim();
   await page.goto(`${base}${protectedPage}`);
   seen.afterLogout = new URL(page.url()).pathname;
-  process.stdout.write(`${JSON.stringify(seen)}\n`);
-} catch (e) {
-  process.stdout.write(`${JSON.stringify({ error: String(e && e.message || e), seen })}\n`);
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+});

@@ -5,24 +5,15 @@
 //
 // Environment: VIGIE_BASE (http://127.0.0.1:PORT), SHOTS (a folder for the screenshots),
 // VIGIE_PAGE (the protected page, default /livret/eleve), CHROMIUM (default
-// /usr/bin/chromium). Prints one JSON line describing what it saw; any
+// /usr/bin/chromium, see common.mjs). Prints one JSON line describing what it saw; any
 // failure prints {"error": ...} and exits 1.
-import { chromium } from 'playwright-core';
+import { inChromium } from './common.mjs';
 
 const base = process.env.VIGIE_BASE;
 const shots = process.env.SHOTS;
 const protectedPage = process.env.VIGIE_PAGE || '/livret/eleve';
-const seen = {};
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-try {
-  const page = await browser.newPage({ locale: 'fr-FR', viewport: { width: 1024, height: 900 } });
-  page.setDefaultTimeout(15000);
-
+await inChromium(async (page, seen) => {
   await page.goto(`${base}${protectedPage}`);
   seen.loginUrl = new URL(page.url()).pathname;
   seen.lang = await page.getAttribute('html', 'lang');
@@ -51,10 +42,4 @@ try {
   seen.loggedOut = (await page.locator('h1').first().innerText()).trim();
   await page.goto(`${base}${protectedPage}`);
   seen.afterLogout = new URL(page.url()).pathname;
-  process.stdout.write(`${JSON.stringify(seen)}\n`);
-} catch (e) {
-  process.stdout.write(`${JSON.stringify({ error: String(e && e.message || e), seen })}\n`);
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+});
