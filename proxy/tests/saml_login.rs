@@ -132,13 +132,11 @@ async fn a_pupil_and_a_parent_log_in_with_educonnect_and_log_out() {
         assert!(text.contains("y compris auprès d&#39;ÉduConnect"), "{text}");
         let name_id = env.idp.issued().last().unwrap().1.clone();
         assert_eq!(env.idp.logouts().last(), Some(&name_id));
-        let after = b
-            .get(format!("{}/livret/notes", env.base))
-            .header("accept", "text/html")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(after.url().path(), "/vigie/login", "the session is over");
+        assert_eq!(
+            support::lands_on(&b, &format!("{}/livret/notes", env.base)).await,
+            "/vigie/login",
+            "the session is over"
+        );
     }
     let m = |r: &str| {
         env.vigie.metric(&format!(
@@ -201,13 +199,10 @@ async fn idp_initiated_login_and_logout() {
             .unwrap()
             .contains("Vous êtes déconnecté de tous les services")
     );
-    let after = b
-        .get(format!("{}/livret", env.base))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(after.url().path(), "/vigie/login");
+    assert_eq!(
+        support::lands_on(&b, &format!("{}/livret", env.base)).await,
+        "/vigie/login"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -167,14 +167,8 @@ async fn logins_and_logouts_with_pysaml2() {
             resp.url().path().ends_with("/slo"),
             "back at the IdP with our answer"
         );
-        let after = b
-            .get(format!("{}/livret", env.base))
-            .header("accept", "text/html")
-            .send()
-            .await
-            .unwrap();
         assert_eq!(
-            after.url().path(),
+            support::lands_on(&b, &format!("{}/livret", env.base)).await,
             "/vigie/login",
             "{user}: the session ended"
         );

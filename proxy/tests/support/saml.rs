@@ -108,3 +108,15 @@ impl SamlSite {
         }
     }
 }
+
+/// The path a browser asking `b` for the HTML page `url` lands on, after redirects.
+pub async fn lands_on(b: &reqwest::Client, url: &str) -> String {
+    b.get(url)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .url()
+        .path()
+        .to_string()
+}
