@@ -253,6 +253,18 @@ fn saml_endpoint<'p>(
     Some((generation.auth.saml.get(name)?, endpoint))
 }
 
+/// `base` with `query` appended.
+fn with_query(base: &str, query: &str) -> String {
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}{query}")
+}
+
+/// The origin (`scheme://host[:port]`) of `url`, for the logout page's CSP.
+fn origin_of(url: &str) -> Option<String> {
+    let uri: http::Uri = url.parse().ok()?;
+    Some(format!("{}://{}", uri.scheme_str()?, uri.authority()?))
+}
+
 /// A 303 to `location`, setting `cookies`.
 fn redirect(location: &str, cookies: Vec<String>) -> Page {
     let mut headers = vec![

@@ -4,7 +4,7 @@
 
 use super::ns::{ASSERTION, PROTOCOL};
 use super::time;
-use super::xml::{self, Element, XmlError};
+use super::xml::{self, Element, XmlError, escape};
 
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const TRANSIENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
@@ -19,19 +19,12 @@ pub fn new_id() -> String {
     format!("_{hex}")
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 fn head(element: &str, id: &str, now: i64, destination: &str, extra: &str) -> String {
     format!(
         "<samlp:{element} xmlns:samlp=\"{PROTOCOL}\" xmlns:saml=\"{ASSERTION}\" ID=\"{id}\" \
          Version=\"2.0\" IssueInstant=\"{}\" Destination=\"{}\"{extra}>",
         time::format(now),
-        esc(destination)
+        escape(destination)
     )
 }
 
@@ -39,13 +32,13 @@ fn head(element: &str, id: &str, now: i64, destination: &str, extra: &str) -> St
 pub fn authn_request(id: &str, now: i64, sp: &str, sso_url: &str, acs_url: &str) -> String {
     let extra = format!(
         " AssertionConsumerServiceURL=\"{}\" ProtocolBinding=\"{POST}\"",
-        esc(acs_url)
+        escape(acs_url)
     );
     format!(
         "{}<saml:Issuer>{}</saml:Issuer><samlp:NameIDPolicy Format=\"{TRANSIENT}\" \
          AllowCreate=\"true\"/></samlp:AuthnRequest>",
         head("AuthnRequest", id, now, sso_url, &extra),
-        esc(sp)
+        escape(sp)
     )
 }
 
@@ -65,18 +58,18 @@ pub fn logout_request(id: &str, now: i64, sp: &str, slo_url: &str, subject: &Sub
     let format = subject
         .format
         .as_deref()
-        .map(|f| format!(" Format=\"{}\"", esc(f)))
+        .map(|f| format!(" Format=\"{}\"", escape(f)))
         .unwrap_or_default();
     let index = subject
         .session_index
         .as_deref()
-        .map(|i| format!("<samlp:SessionIndex>{}</samlp:SessionIndex>", esc(i)))
+        .map(|i| format!("<samlp:SessionIndex>{}</samlp:SessionIndex>", escape(i)))
         .unwrap_or_default();
     format!(
         "{}<saml:Issuer>{}</saml:Issuer><saml:NameID{format}>{}</saml:NameID>{index}</samlp:LogoutRequest>",
         head("LogoutRequest", id, now, slo_url, ""),
-        esc(sp),
-        esc(&subject.name_id)
+        escape(sp),
+        escape(&subject.name_id)
     )
 }
 
@@ -88,12 +81,12 @@ pub fn logout_response(
     slo_url: &str,
     in_response_to: &str,
 ) -> String {
-    let extra = format!(" InResponseTo=\"{}\"", esc(in_response_to));
+    let extra = format!(" InResponseTo=\"{}\"", escape(in_response_to));
     format!(
         "{}<saml:Issuer>{}</saml:Issuer><samlp:Status><samlp:StatusCode Value=\"{SUCCESS}\"/>\
          </samlp:Status></samlp:LogoutResponse>",
         head("LogoutResponse", id, now, slo_url, &extra),
-        esc(sp)
+        escape(sp)
     )
 }
 

@@ -173,19 +173,13 @@ pub fn write_sp(sp: &SpDescription<'_>) -> String {
          <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:transient</md:NameIDFormat>\n\
          <md:AssertionConsumerService Binding=\"{POST}\" Location=\"{acs}\" index=\"0\" isDefault=\"true\"/>\n\
          </md:SPSSODescriptor>\n</md:EntityDescriptor>\n",
-        entity = attr(sp.entity_id),
+        entity = xml::escape(sp.entity_id),
         slo = sp.slo_url.map_or(String::new(), |u| format!(
             "<md:SingleLogoutService Binding=\"{REDIRECT}\" Location=\"{}\"/>\n",
-            attr(u)
+            xml::escape(u)
         )),
-        acs = attr(sp.acs_url),
+        acs = xml::escape(sp.acs_url),
     )
-}
-
-fn attr(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

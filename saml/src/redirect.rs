@@ -108,6 +108,18 @@ pub fn encode(kind: Kind, xml: &str, relay_state: Option<&str>, key: &SignKey) -
     query
 }
 
+/// `to` with the signed query carrying `xml` appended: where to send the browser.
+pub fn location(
+    to: &str,
+    kind: Kind,
+    xml: &str,
+    relay_state: Option<&str>,
+    key: &SignKey,
+) -> String {
+    let separator = if to.contains('?') { '&' } else { '?' };
+    format!("{to}{separator}{}", encode(kind, xml, relay_state, key))
+}
+
 fn url(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }

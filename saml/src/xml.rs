@@ -213,6 +213,14 @@ pub(super) fn qualified(prefix: Option<&str>, local: &str) -> String {
     }
 }
 
+/// `s` escaped for XML text and double-quoted attribute values.
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// Parses `input` as a standalone document under [`LIMITS`].
 pub fn parse(input: &str) -> Result<Element, XmlError> {
     parse_in(input, &Scope::new(), &LIMITS)

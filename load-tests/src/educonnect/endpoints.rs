@@ -286,8 +286,7 @@ impl State {
         let Ok(key) = SignKey::from_pkcs8(&self.key.key_der) else {
             return message(StatusCode::INTERNAL_SERVER_ERROR, "Clé inutilisable.");
         };
-        let separator = if to.contains('?') { '&' } else { '?' };
-        let location = format!("{to}{separator}{}", redirect::encode(kind, xml, None, &key));
+        let location = redirect::location(to, kind, xml, None, &key);
         let mut resp = Response::new(Full::new(Bytes::new()));
         *resp.status_mut() = StatusCode::FOUND;
         if let Ok(v) = http::HeaderValue::try_from(location) {
@@ -309,11 +308,7 @@ impl State {
         let xml = messages::logout_request(&id, now() as i64, &self.entity_id, slo, &subject);
         *self.pending_logout.lock() = Some(id);
         let key = SignKey::from_pkcs8(&self.key.key_der).ok()?;
-        let separator = if slo.contains('?') { '&' } else { '?' };
-        Some(format!(
-            "{slo}{separator}{}",
-            redirect::encode(Kind::Request, &xml, None, &key)
-        ))
+        Some(redirect::location(slo, Kind::Request, &xml, None, &key))
     }
 }
 

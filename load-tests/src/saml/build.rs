@@ -2,6 +2,8 @@
 //! EncryptedAssertion, whose assertion is signed too; every part can be switched off or
 //! altered, for the attack tables.
 
+pub use vigie::saml::xml::escape;
+
 use super::{Content, RsaIdentity, encrypt_assertion, random_hex, sign_enveloped};
 
 /// The ÉduConnect attribute OIDs (IDP.md §2.3).
@@ -197,12 +199,4 @@ impl ResponseSpec {
             xml
         }
     }
-}
-
-/// Text and attribute escaping.
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

@@ -112,8 +112,7 @@ pub(super) async fn start(
     if let Some(acr) = &login.acr_values {
         query.append_pair("acr_values", acr);
     }
-    let separator = if endpoint.contains('?') { '&' } else { '?' };
-    Ok((format!("{endpoint}{separator}{}", query.finish()), pending))
+    Ok((super::with_query(endpoint, &query.finish()), pending))
 }
 
 /// Completes a login from the callback's query: the identity and the raw ID token.

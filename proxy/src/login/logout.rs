@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use super::{LoginRequest, LoginService, LoginSpec, page, redirect, saml, store_unavailable};
+use super::{
+    LoginRequest, LoginService, LoginSpec, origin_of, page, redirect, store_unavailable, with_query,
+};
 use crate::pages::{LoginFailure, Page, Rejection};
 use crate::reload::Generation;
 use crate::sessions::{SessionId, SessionRecord, cookie};
@@ -96,8 +98,7 @@ impl LoginService {
             .append_pair("post_logout_redirect_uri", &back)
             .append_pair("state", &state)
             .finish();
-        let separator = if endpoint.contains('?') { '&' } else { '?' };
-        Some((format!("{endpoint}{separator}{query}"), state))
+        Some((with_query(endpoint, &query), state))
     }
 
     /// Back from the provider's logout: its `state` must be the one sent.
@@ -164,12 +165,11 @@ impl LoginService {
         if record.saml.is_some() {
             return self
                 .saml_logout(generation, record)
-                .and_then(|(url, _)| saml::origin_of(&url));
+                .and_then(|(url, _)| origin_of(&url));
         }
         let provider = generation.auth.providers.get(&*record.identity.provider)?;
         provider.spec.login.as_ref()?;
         let metadata = provider.discovery.metadata().await.ok()?;
-        let uri: http::Uri = metadata.end_session_endpoint.as_deref()?.parse().ok()?;
-        Some(format!("{}://{}", uri.scheme_str()?, uri.authority()?))
+        origin_of(metadata.end_session_endpoint.as_deref()?)
     }
 }

@@ -51,7 +51,8 @@ impl LoginService {
             &metadata.sso_url,
             &p.spec.acs_url,
         );
-        let query = binding::encode(Kind::Request, &xml, None, p.sign_key());
+        let location =
+            binding::location(&metadata.sso_url, Kind::Request, &xml, None, p.sign_key());
         let pending = Pending {
             provider: p.spec.name.clone(),
             request_id: id,
@@ -64,7 +65,7 @@ impl LoginService {
             .seal("saml", &serde_json::to_vec(&pending).unwrap_or_default());
         let age = std::time::Duration::from_secs(PENDING_LIFETIME);
         Ok(redirect(
-            &join(&metadata.sso_url, &query),
+            &location,
             vec![cookie::set_cross_site(cookie::SAML, &sealed, Some(age))],
         ))
     }
@@ -231,16 +232,14 @@ impl LoginService {
                 idp_slo,
                 &request.id,
             );
-            let query = binding::encode(
+            let location = binding::location(
+                idp_slo,
                 Kind::Response,
                 &answer,
                 got.relay_state.as_deref(),
                 p.sign_key(),
             );
-            return Ok(redirect(
-                &join(idp_slo, &query),
-                vec![cookie::clear(cookie::SESSION)],
-            ));
+            return Ok(redirect(&location, vec![cookie::clear(cookie::SESSION)]));
         }
         let got = binding::verify(Kind::Response, query, &metadata.signing_keys)
             .map_err(|e| refused("response", &e))?;
@@ -281,14 +280,14 @@ impl LoginService {
                     idp_slo,
                     &session.subject,
                 );
-                let query = binding::encode(Kind::Request, &xml, None, p.sign_key());
+                let location = binding::location(idp_slo, Kind::Request, &xml, None, p.sign_key());
                 let sealed = self.sessions.sealer.seal("saml-logout", id.as_bytes());
                 let cookie = cookie::set(
                     cookie::LOGOUT,
                     &sealed,
                     Some(std::time::Duration::from_secs(600)),
                 );
-                Some((join(idp_slo, &query), Some(cookie)))
+                Some((location, Some(cookie)))
             }
             _ => session.logout_url.clone().map(|u| (u, None)),
         }
@@ -318,16 +317,4 @@ impl LoginService {
         tracing::warn!(provider = %p.name, reason, detail, "login failed");
         Rejection::LoginFailed(failure)
     }
-}
-
-/// `base` with `query` appended.
-fn join(base: &str, query: &str) -> String {
-    let separator = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{separator}{query}")
-}
-
-/// The origin (`scheme://host[:port]`) of `url`, for the logout page's CSP.
-pub(super) fn origin_of(url: &str) -> Option<String> {
-    let uri: http::Uri = url.parse().ok()?;
-    Some(format!("{}://{}", uri.scheme_str()?, uri.authority()?))
 }

@@ -84,11 +84,6 @@ impl SamlProvider {
             .filter(|m| m.valid_until.is_none_or(|t| t > now))
     }
 
-    /// Whether logins can start (the metadata is there and valid).
-    pub fn is_ready(&self) -> bool {
-        self.metadata().is_some()
-    }
-
     /// Whether metadata was ever loaded. Readiness waits for it at start only: metadata that
     /// expires later stops ÉduConnect logins (a clear page), not the whole edge.
     pub fn has_loaded(&self) -> bool {
@@ -242,7 +237,7 @@ mod tests {
             .unwrap();
         let (url, fetches) = flaky_server(document, 1).await;
         let p = SamlProvider::build(spec(&idp, &url)).unwrap();
-        assert!(!p.is_ready(), "nothing before the first fetch");
+        assert!(!p.has_loaded(), "nothing before the first fetch");
         let start = Instant::now();
         p.refresh_if_due(start).await;
         let first = p.metadata().expect("fetched");
@@ -253,11 +248,11 @@ mod tests {
         // Due, and the IdP fails: the metadata stays.
         p.refresh_if_due(start + Duration::from_secs(7200)).await;
         assert_eq!(fetches.load(Ordering::SeqCst), 2);
-        assert!(p.is_ready(), "kept through a failed refresh");
+        assert!(p.metadata().is_some(), "kept through a failed refresh");
 
         // Unreachable from the start: never ready, logins answer "unavailable".
         let closed = SamlProvider::build(spec(&idp, "http://127.0.0.1:9/metadata")).unwrap();
         closed.refresh_if_due(Instant::now()).await;
-        assert!(!closed.is_ready());
+        assert!(!closed.has_loaded());
     }
 }
