@@ -22,11 +22,12 @@ use crate::forwarded::TrustedProxies;
 use crate::limits::Limits;
 use crate::listeners::{AdminSpec, ListenerSpec};
 use crate::logging::LogSettings;
+use crate::ratelimit::RateLimitSpec;
 use crate::routing::RouteSpec;
 use crate::saml::spec::SamlSpec;
 use crate::server::ServerSettings;
 use crate::sessions::SessionSettings;
-use crate::upstreams::UpstreamSpec;
+use crate::upstreams::{ConcurrencySpec, UpstreamSpec};
 
 /// Largest configuration file accepted.
 const MAX_FILE_SIZE: u64 = 4 << 20;
@@ -52,6 +53,10 @@ pub struct Config {
     pub upstreams: BTreeMap<String, UpstreamSpec>,
     /// `routes:`, in file order.
     pub routes: Vec<RouteSpec>,
+    /// `upstreams.NAME.concurrency:`, by upstream name, for those that have one.
+    pub concurrency: BTreeMap<String, ConcurrencySpec>,
+    /// `rate_limits:`, by name.
+    pub rate_limits: BTreeMap<String, RateLimitSpec>,
     /// `identity_providers:` of kind `oidc`, by name.
     pub providers: BTreeMap<String, ProviderSpec>,
     /// `identity_providers:` of kind `saml`, by name.
@@ -100,6 +105,7 @@ pub fn parse(text: &str, file: Option<&Path>, base: &Path) -> Result<Config, Con
     let upstreams = UpstreamSpec::from_file(&raw.upstreams, base, &mut problems);
     let (providers, saml) = identity_providers(&raw.identity_providers, base, &mut problems);
     let identity = IdentitySettings::from_file(&raw.identity, base, &mut problems);
+    let rate_limits = RateLimitSpec::from_file(&raw.rate_limits, &mut problems);
     let routes = RouteSpec::from_file(
         &raw.routes,
         &upstreams,
@@ -108,6 +114,7 @@ pub fn parse(text: &str, file: Option<&Path>, base: &Path) -> Result<Config, Con
             .values()
             .any(|p| p.kind.value == file::ProviderKind::Saml),
         &identity,
+        &rate_limits,
         &mut problems,
     );
     let config = Config {
@@ -119,6 +126,20 @@ pub fn parse(text: &str, file: Option<&Path>, base: &Path) -> Result<Config, Con
         limits: Limits::from_file(&raw.limits, &mut problems),
         trusted_proxies: TrustedProxies::new(&raw.trusted_proxies),
         routes,
+        concurrency: raw
+            .upstreams
+            .value
+            .iter()
+            .filter_map(|(name, u)| {
+                let c = u.concurrency.as_ref()?;
+                let path = format!("upstreams.{name}.concurrency");
+                Some((
+                    name.clone(),
+                    ConcurrencySpec::from_file(c, &path, &mut problems),
+                ))
+            })
+            .collect(),
+        rate_limits,
         upstreams,
         providers,
         saml,

@@ -17,6 +17,7 @@ pub mod login;
 pub mod metrics;
 pub mod pages;
 pub mod proxy;
+pub mod ratelimit;
 pub mod reload;
 pub mod request_id;
 pub mod routing;

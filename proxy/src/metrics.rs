@@ -13,6 +13,7 @@ use prometheus::{
 };
 
 use crate::upstreams::Pool;
+use crate::upstreams::gate::{GateFamilies, GateMetrics};
 
 /// Request latency buckets, in seconds: sub-millisecond (local answers) to the 30 s default
 /// upstream read timeout.
@@ -47,6 +48,8 @@ pub struct Metrics {
     auth_failures: IntCounterVec,
     logins: IntCounterVec,
     logouts: IntCounter,
+    rate_limited: IntCounterVec,
+    gates: GateFamilies,
 }
 
 /// Handles for one route's series.
@@ -172,6 +175,13 @@ impl Metrics {
             &["provider", "result"],
         )?;
         let logouts = IntCounter::new("logouts_total", "Sessions ended by logout.")?;
+        let rate_limited = IntCounterVec::new(
+            Opts::new(
+                "rate_limited_total",
+                "Requests refused with 429, by rate limit.",
+            ),
+            &["limit"],
+        )?;
         let build_info = IntGaugeVec::new(
             Opts::new("build_info", "Always 1; labels describe the build."),
             &["version"],
@@ -197,6 +207,8 @@ impl Metrics {
         reg(Box::new(auth_failures.clone()))?;
         reg(Box::new(logins.clone()))?;
         reg(Box::new(logouts.clone()))?;
+        reg(Box::new(rate_limited.clone()))?;
+        let gates = GateFamilies::register(reg)?;
         Ok(Arc::new(Metrics {
             registry,
             requests,
@@ -216,6 +228,8 @@ impl Metrics {
             auth_failures,
             logins,
             logouts,
+            rate_limited,
+            gates,
         }))
     }
 
@@ -298,6 +312,16 @@ impl Metrics {
     /// Counts a login attempt's outcome.
     pub fn login(&self, provider: &str, result: &str) {
         self.logins.with_label_values(&[provider, result]).inc();
+    }
+
+    /// The counter of requests refused by the rate limit `limit`.
+    pub fn rate_limited(&self, limit: &str) -> IntCounter {
+        self.rate_limited.with_label_values(&[limit])
+    }
+
+    /// The handles of `upstream`'s concurrency gate.
+    pub fn gate(&self, upstream: &str) -> GateMetrics {
+        self.gates.for_upstream(upstream)
     }
 
     /// Counts a logout.

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::auth::verify::VerifyError;
 use crate::auth::{AuthFailure, Denial};
+use crate::ratelimit::Refusal;
 use crate::routing::PathError;
 
 /// The service name shown in page headers.
@@ -49,6 +50,11 @@ pub enum Rejection {
     SessionStoreUnavailable,
     /// A login did not complete.
     LoginFailed(LoginFailure),
+    /// Over a rate limit (429, with `Retry-After` and the RateLimit fields).
+    RateLimited(Box<Refusal>),
+    /// The upstream's concurrency limit is reached and the wait for a slot ran out, or too
+    /// many requests wait already (503).
+    Overloaded,
 }
 
 /// What a person can do about a failed login.
@@ -88,13 +94,6 @@ pub struct Page {
     pub body: Bytes,
 }
 
-struct Text {
-    slug: &'static str,
-    title: &'static str,
-    lead: &'static str,
-    detail: &'static str,
-}
-
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
@@ -128,131 +127,8 @@ impl Rejection {
             Rejection::LoginFailed(LoginFailure::Cancelled | LoginFailure::Expired) => 400,
             Rejection::LoginFailed(LoginFailure::Unavailable) => 502,
             Rejection::LoginFailed(LoginFailure::Unverifiable) => 401,
-        }
-    }
-
-    fn text(&self) -> Text {
-        let t = |slug, title, lead, detail| Text {
-            slug,
-            title,
-            lead,
-            detail,
-        };
-        match self {
-            Rejection::NoRoute => t(
-                "page-introuvable",
-                "Page non trouvée",
-                "La page que vous cherchez est introuvable. Excusez-nous pour la gêne occasionnée.",
-                "Si vous avez saisi l'adresse dans votre navigateur, vérifiez qu'elle est correcte.",
-            ),
-            Rejection::BadPath(e) => t(
-                "adresse-invalide",
-                "Adresse invalide",
-                "L'adresse demandée n'est pas valide.",
-                path_error_fr(*e),
-            ),
-            Rejection::BadRequest => t(
-                "requete-invalide",
-                "Requête invalide",
-                "Votre navigateur a envoyé une requête que le service ne peut pas lire.",
-                "Veuillez réessayer. Si le problème persiste, videz le cache de votre navigateur.",
-            ),
-            Rejection::NoHealthyBackend => t(
-                "service-indisponible",
-                "Service momentanément indisponible",
-                "Le service demandé est temporairement indisponible.",
-                "Nos équipes sont mobilisées. Veuillez réessayer dans quelques minutes.",
-            ),
-            Rejection::UpstreamUnreachable => t(
-                "service-injoignable",
-                "Service injoignable",
-                "Le service demandé ne répond pas correctement.",
-                "Veuillez réessayer dans quelques instants.",
-            ),
-            Rejection::UpstreamTimeout => t(
-                "delai-depasse",
-                "Le service met trop de temps à répondre",
-                "Le service demandé n'a pas répondu à temps.",
-                "Veuillez réessayer dans quelques instants.",
-            ),
-            Rejection::HeadTooLarge => t(
-                "requete-trop-volumineuse",
-                "Requête trop volumineuse",
-                "Votre navigateur a envoyé trop d'informations pour cette page.",
-                "Cela vient souvent de cookies trop nombreux : supprimez les cookies de ce site puis réessayez.",
-            ),
-            Rejection::BodyTooLarge => t(
-                "requete-trop-volumineuse",
-                "Requête trop volumineuse",
-                "Votre navigateur a envoyé plus de données que ce service n'en accepte.",
-                "Recommencez depuis la page de connexion ; si cela se reproduit, contactez l'assistance.",
-            ),
-            Rejection::ClientTooSlow => t(
-                "requete-trop-lente",
-                "Délai de requête dépassé",
-                "Votre navigateur a mis trop de temps à envoyer sa requête.",
-                "Vérifiez votre connexion puis réessayez.",
-            ),
-            Rejection::Unauthenticated(Challenge::InsufficientAcr(_)) => t(
-                "authentification-insuffisante",
-                "Authentification renforcée requise",
-                "Ce service demande un niveau d'authentification plus élevé.",
-                "Identifiez-vous avec un moyen d'authentification plus fort, puis réessayez.",
-            ),
-            Rejection::Unauthenticated(_) => t(
-                "authentification-requise",
-                "Authentification requise",
-                "Vous devez vous identifier pour accéder à ce service.",
-                "Votre session a peut-être expiré : identifiez-vous de nouveau, puis réessayez.",
-            ),
-            Rejection::Forbidden => t(
-                "acces-refuse",
-                "Accès refusé",
-                "Votre profil ne permet pas d'accéder à ce service.",
-                "Si vous pensez qu'il s'agit d'une erreur, contactez votre établissement.",
-            ),
-            Rejection::LoginRequired(_) => t(
-                "connexion-requise",
-                "Connexion requise",
-                "Vous devez vous connecter pour accéder à ce service.",
-                "Vous allez être dirigé vers la page de connexion.",
-            ),
-            Rejection::SessionStoreUnavailable => t(
-                "sessions-indisponibles",
-                "Service momentanément indisponible",
-                "Nous ne pouvons pas vérifier votre connexion pour le moment.",
-                "Vos données ne sont pas perdues. Veuillez réessayer dans quelques instants.",
-            ),
-            Rejection::LoginFailed(LoginFailure::Cancelled) => t(
-                "connexion-annulee",
-                "Connexion annulée",
-                "La connexion a été annulée ou refusée par le service d'identification.",
-                "Vous pouvez recommencer depuis la page de connexion.",
-            ),
-            Rejection::LoginFailed(LoginFailure::Expired) => t(
-                "connexion-expiree",
-                "Demande expirée",
-                "La demande a expiré ou n'a pas été faite depuis ce navigateur.",
-                "Recommencez depuis la page de connexion.",
-            ),
-            Rejection::LoginFailed(LoginFailure::Unavailable) => t(
-                "identification-indisponible",
-                "Service d'identification indisponible",
-                "Le service d'identification ne répond pas pour le moment.",
-                "Veuillez réessayer dans quelques instants.",
-            ),
-            Rejection::LoginFailed(LoginFailure::Unverifiable) => t(
-                "connexion-non-verifiee",
-                "Connexion impossible",
-                "La réponse du service d'identification n'a pas pu être vérifiée.",
-                "Recommencez depuis la page de connexion. Si le problème persiste, contactez l'assistance.",
-            ),
-            Rejection::Internal => t(
-                "erreur-interne",
-                "Erreur inattendue",
-                "Une erreur inattendue est survenue.",
-                "Veuillez réessayer dans quelques instants.",
-            ),
+            Rejection::RateLimited(_) => 429,
+            Rejection::Overloaded => 503,
         }
     }
 
@@ -267,6 +143,12 @@ impl Rejection {
         ];
         if status == 503 || status == 502 {
             headers.push(("retry-after", RETRY_AFTER_SECS.to_string()));
+        }
+        if let Rejection::RateLimited(refusal) = self {
+            headers.push(("retry-after", refusal.retry_after.to_string()));
+            for (name, value) in refusal.headers.fields() {
+                headers.push((name, value.to_string()));
+            }
         }
         if let Rejection::Unauthenticated(challenge) = self {
             headers.push(("www-authenticate", challenge.header()));
@@ -375,23 +257,14 @@ pub fn wants_json(accept: Option<&[u8]>) -> bool {
         && !accept.contains("text/html")
 }
 
-fn path_error_fr(e: PathError) -> &'static str {
-    match e {
-        PathError::NotAbsolute => "Le chemin de l'adresse doit commencer par « / ».",
-        PathError::DotSegment => "Le chemin de l'adresse contient un segment « . » ou « .. ».",
-        PathError::EncodedSeparator => {
-            "Le chemin de l'adresse contient un caractère encodé interdit (« / », « \\ », « . » ou nul)."
-        }
-        PathError::Backslash => "Le chemin de l'adresse contient une barre oblique inversée.",
-    }
-}
-
 fn reason(status: u16) -> &'static str {
     http::StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())
         .unwrap_or("Error")
 }
+
+mod text;
 
 #[cfg(test)]
 mod tests;

@@ -31,6 +31,7 @@ use crate::metrics::{Metrics, UpstreamError};
 use crate::pages::{Page, Rejection};
 use crate::reload::Generation;
 use crate::reload::Generations;
+use crate::routing::Route;
 use crate::sessions::Sessions;
 
 /// Vigie's `ProxyHttp`; long-lived state only (per-request state is in [`RequestCtx`]).
@@ -102,6 +103,29 @@ impl EdgeProxy {
         Ok(self.login.answer(generation, &req).await)
     }
 
+    /// Takes a slot of the route's upstream, waiting within its bounds; `Ok(true)` when the
+    /// request was answered 503 instead.
+    async fn take_slot(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        route: &Route,
+    ) -> Result<bool> {
+        let Some(gate) = &route.gate else {
+            return Ok(false);
+        };
+        match gate.enter(route.spec.essential).await {
+            Ok(permit) => {
+                ctx.permit = Some(permit);
+                Ok(false)
+            }
+            Err(_) => {
+                self.reject(session, ctx, Rejection::Overloaded).await?;
+                Ok(true)
+            }
+        }
+    }
+
     /// Sends Vigie's own answer for `rejection`.
     async fn reject(
         &self,
@@ -143,10 +167,15 @@ impl ProxyHttp for EdgeProxy {
                 return Ok(true);
             }
         };
-        ctx.route = Some(admitted.route.clone());
+        let route = admitted.route;
+        ctx.route = Some(route.clone());
         ctx.upstream_path = admitted.upstream_path;
-        let Access::Protected(rule) = &admitted.route.spec.access else {
-            return Ok(false);
+        if let Err(rejection) = forward::rate_limit(ctx, &route, &route.pre_auth, None) {
+            self.reject(session, ctx, rejection).await?;
+            return Ok(true);
+        }
+        let Access::Protected(rule) = &route.spec.access else {
+            return self.take_slot(session, ctx, &route).await;
         };
         let req = session.req_header();
         let outcome = generation
@@ -161,8 +190,14 @@ impl ProxyHttp for EdgeProxy {
             .await;
         match outcome {
             Ok(who) => {
+                let limited =
+                    forward::rate_limit(ctx, &route, &route.post_auth, Some(&who.identity));
                 ctx.identity = Some(who);
-                Ok(false)
+                if let Err(rejection) = limited {
+                    self.reject(session, ctx, rejection).await?;
+                    return Ok(true);
+                }
+                self.take_slot(session, ctx, &route).await
             }
             Err(failure) => {
                 let rejection = match failure {
@@ -171,7 +206,7 @@ impl ProxyHttp for EdgeProxy {
                     }
                     _ => {
                         self.metrics
-                            .auth_failure(&admitted.route.spec.name, failure.reason());
+                            .auth_failure(&route.spec.name, failure.reason());
                         Rejection::from(&failure)
                     }
                 };

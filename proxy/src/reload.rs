@@ -24,9 +24,10 @@ use crate::limits::Limits;
 use crate::limits::guard::{GuardCounters, HeaderPolicy};
 use crate::metrics::{Metrics, NO_ROUTE, RouteMetrics};
 use crate::pages::Rejection;
+use crate::ratelimit::RateLimit;
 use crate::routing::{Route, Routes};
 use crate::saml::provider::SamlProvider;
-use crate::upstreams::Pool;
+use crate::upstreams::{Gate, Pool};
 
 /// What requests are served with; see the module docs.
 #[derive(Debug)]
@@ -49,6 +50,10 @@ pub struct Generation {
     pub unrouted: Arc<RouteMetrics>,
     /// Identity providers, token verification, access rules, identity headers.
     pub auth: Arc<Authenticator>,
+    /// Rate limits by name (their state carries over reloads that leave them unchanged).
+    pub rate_limits: BTreeMap<String, Arc<RateLimit>>,
+    /// Concurrency gates by upstream name (kept across reloads that leave them unchanged).
+    pub gates: BTreeMap<String, Arc<Gate>>,
 }
 
 /// The current generation, swapped atomically.
@@ -68,28 +73,39 @@ impl Generation {
         previous: Option<&Generation>,
         metrics: &Metrics,
     ) -> Generation {
-        let upstreams: BTreeMap<String, Arc<Pool>> = config
-            .upstreams
-            .iter()
-            .map(|(name, spec)| {
-                let reused = previous
-                    .and_then(|p| p.upstreams.get(name))
-                    .filter(|pool| pool.spec == *spec)
-                    .cloned();
-                (
-                    name.clone(),
-                    reused.unwrap_or_else(|| Arc::new(Pool::build(spec.clone()))),
-                )
-            })
-            .collect();
+        let upstreams = carry_over(
+            &config.upstreams,
+            previous.map(|g| &g.upstreams),
+            |p| &p.spec,
+            |_, spec| Pool::build(spec.clone()),
+        );
+        let rate_limits = carry_over(
+            &config.rate_limits,
+            previous.map(|g| &g.rate_limits),
+            |l| &l.spec,
+            |name, spec| RateLimit::build(spec.clone(), metrics.rate_limited(name)),
+        );
+        let gates = carry_over(
+            &config.concurrency,
+            previous.map(|g| &g.gates),
+            |g| &g.spec,
+            |name, spec| Gate::new(spec.clone(), metrics.gate(name)),
+        );
         let routes = config
             .routes
             .iter()
             .filter_map(|spec| {
                 let upstream = upstreams.get(&spec.upstream)?.clone();
+                let limits = spec.rate_limits.iter().filter_map(|n| rate_limits.get(n));
+                let (post_auth, pre_auth): (Vec<_>, Vec<_>) =
+                    limits.cloned().partition(|l| l.spec.needs_identity());
                 Some(Arc::new(Route {
                     metrics: metrics.for_route(&spec.name),
                     audience: spec.upstream.as_str().into(),
+                    name: spec.name.as_str().into(),
+                    pre_auth,
+                    post_auth,
+                    gate: gates.get(&spec.upstream).cloned(),
                     spec: spec.clone(),
                     upstream,
                 }))
@@ -112,6 +128,8 @@ impl Generation {
             auth,
             id,
             routes: Routes::new(routes),
+            rate_limits,
+            gates,
             upstreams,
             trusted_proxies: config.trusted_proxies.clone(),
             limits: config.limits.clone(),
@@ -157,6 +175,27 @@ impl Generation {
             .filter(|name| !self.upstreams.get(*name).is_some_and(|p| p.is_ready()))
             .collect()
     }
+}
+
+/// One live value per configured name: the previous generation's when its settings (`spec_of`)
+/// are unchanged, so its state (health, counters, queues) carries over; otherwise a new one.
+fn carry_over<S: PartialEq, T>(
+    specs: &BTreeMap<String, S>,
+    previous: Option<&BTreeMap<String, Arc<T>>>,
+    spec_of: impl Fn(&T) -> &S,
+    build: impl Fn(&str, &S) -> T,
+) -> BTreeMap<String, Arc<T>> {
+    specs
+        .iter()
+        .map(|(name, spec)| {
+            let reused = previous
+                .and_then(|p| p.get(name))
+                .filter(|live| spec_of(live) == spec)
+                .cloned();
+            let live = reused.unwrap_or_else(|| Arc::new(build(name, spec)));
+            (name.clone(), live)
+        })
+        .collect()
 }
 
 /// The authenticator of a new generation: providers whose settings (and the token cache

@@ -17,7 +17,8 @@ pub use path::{PathError, normalize_path};
 pub use spec::{HostPattern, RouteSpec};
 
 use crate::metrics::RouteMetrics;
-use crate::upstreams::Pool;
+use crate::ratelimit::RateLimit;
+use crate::upstreams::{Gate, Pool};
 
 /// A route ready to serve: its spec and the upstream pool it sends to.
 #[derive(Debug)]
@@ -30,6 +31,14 @@ pub struct Route {
     pub metrics: Arc<RouteMetrics>,
     /// Audience of the identity assertions sent upstream (the upstream's name).
     pub audience: Arc<str>,
+    /// The route's name, shared with rate-limit keys.
+    pub name: Arc<str>,
+    /// Rate limits checked before authentication, in order.
+    pub pre_auth: Vec<Arc<RateLimit>>,
+    /// Rate limits keyed by the person, checked after authentication.
+    pub post_auth: Vec<Arc<RateLimit>>,
+    /// The upstream's concurrency gate, when it has one.
+    pub gate: Option<Arc<Gate>>,
 }
 
 /// Every route of a config generation, indexed for [`Routes::select`].

@@ -5,9 +5,11 @@
 //! health state, connection options). Does not own which requests go to a pool (`routing`).
 
 mod discovery;
+pub mod gate;
 pub mod health;
 mod pool;
 mod spec;
 
+pub use gate::{ConcurrencySpec, Gate, Permit};
 pub use pool::Pool;
 pub use spec::{HashKey, HealthCheckSpec, UpstreamSpec, UpstreamTls};

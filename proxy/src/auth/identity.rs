@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::config::file::{ClaimsSection, ProfileMapping};
 
 /// Who is asking, as established by a verified credential.
-#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Identity {
     /// Name of the identity provider in the config.
     pub provider: Arc<str>,

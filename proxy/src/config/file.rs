@@ -11,10 +11,12 @@ use serde_saphyr::Spanned;
 mod identity;
 mod saml;
 mod sessions;
+mod traffic;
 
 pub use identity::*;
 pub use saml::*;
 pub use sessions::*;
+pub use traffic::*;
 
 use super::values::{ByteSize, Cidr, Duration, HeaderName, HeaderValue, ListenAddr};
 
@@ -49,6 +51,9 @@ pub struct FileConfig {
     /// Login sessions owned by the edge.
     #[serde(default)]
     pub sessions: SessionsSection,
+    /// Named rate limits, applied by the routes that list them.
+    #[serde(default)]
+    pub rate_limits: std::collections::BTreeMap<String, Spanned<RateLimitSection>>,
     /// Which requests go where.
     pub routes: Spanned<Vec<RouteSection>>,
 }
@@ -162,6 +167,8 @@ pub struct UpstreamSection {
     pub health_check: Option<HealthCheckSection>,
     /// Present to speak HTTPS to the backends.
     pub tls: Option<UpstreamTlsSection>,
+    /// A bound on the requests sent at once, with a short queue beyond it.
+    pub concurrency: Option<Spanned<ConcurrencySection>>,
 }
 
 /// Backend selection.
@@ -228,6 +235,12 @@ pub struct RouteSection {
     /// Headers set or removed on the response sent to the client.
     #[serde(default)]
     pub response_headers: HeaderRulesSection,
+    /// Names of the `rate_limits:` applied, in order.
+    #[serde(default)]
+    pub rate_limits: Vec<Spanned<String>>,
+    /// Kept when Vigie sheds load (slots reserved under `concurrency`); default false.
+    #[serde(default)]
+    pub essential: bool,
 }
 
 /// `request_headers:` / `response_headers:`

@@ -299,3 +299,59 @@ fn identity_settings_are_checked() {
         );
     }
 }
+
+#[test]
+fn traffic_settings_are_checked() {
+    let limits = "rate_limits:\n  per_client: { key: [client_address], rate: 20/s, burst: 40 }\n  per_person: { key: [subject], rate: 5/s }\nroutes:";
+    let good = GOOD.replace("routes:", limits).replace(
+        "    access: public\n",
+        "    access: public\n    rate_limits: [per_client]\n    essential: true\n",
+    );
+    let c = parse_str(&good).expect("valid");
+    assert_eq!(c.routes[0].rate_limits, ["per_client"]);
+    assert!(c.routes[0].essential);
+    assert_eq!(c.rate_limits["per_client"].burst, 40);
+    assert_eq!(
+        c.rate_limits["per_person"].burst, 5,
+        "the burst defaults to the count"
+    );
+    let cases = [
+        (
+            "rate_limits: [per_client]",
+            "rate_limits: [per_clent]",
+            "vigie.yaml:20:19: routes[0].rate_limits[0]: no rate limit named \"per_clent\"; known: per_client, per_person",
+        ),
+        (
+            "rate_limits: [per_client]",
+            "rate_limits: [per_person]",
+            "routes[0].rate_limits[0]: limit \"per_person\" counts by subject, which needs a protected route",
+        ),
+        (
+            "rate_limits: [per_client]",
+            "rate_limits: [per_client, per_client]",
+            "routes[0].rate_limits[1]: limit \"per_client\" is listed twice",
+        ),
+        (
+            "rate: 20/s",
+            "rate: 20/d",
+            "rate_limits.per_client.rate: invalid rate \"20/d\"",
+        ),
+        (
+            "burst: 40",
+            "burst: 0",
+            "rate_limits.per_client.burst: burst must be at least 1",
+        ),
+        (
+            "key: [client_address]",
+            "key: [client_ip]",
+            "rate_limits.per_client.key[0]: unknown variant `client_ip`, expected one of client_address, subject, route",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        let got = error_of(&good.replacen(from, to, 1));
+        assert!(
+            got.contains(expected),
+            "{to}:\n  got:      {got}\n  expected: …{expected}…"
+        );
+    }
+}

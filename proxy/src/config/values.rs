@@ -68,6 +68,56 @@ impl fmt::Display for Duration {
     }
 }
 
+// === Rate ===
+
+/// A number of events per period: `20/s`, `600/min`, `1000/h`, or `5/10s`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Rate {
+    /// Events allowed per period (at least 1).
+    pub count: u32,
+    /// The period (never zero).
+    pub period: std::time::Duration,
+}
+
+impl Rate {
+    /// Events per second.
+    pub fn per_second(&self) -> f64 {
+        f64::from(self.count) / self.period.as_secs_f64()
+    }
+}
+
+impl FromStr for Rate {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let expected = || {
+            format!(
+                "invalid rate {s:?}: expected a count per period such as \"20/s\", \"600/min\" or \"5/10s\""
+            )
+        };
+        let (count, period) = s.trim().split_once('/').ok_or_else(expected)?;
+        let count: u32 = count.trim().parse().map_err(|_| expected())?;
+        let period = match period.trim() {
+            "s" => std::time::Duration::from_secs(1),
+            "m" | "min" => std::time::Duration::from_secs(60),
+            "h" => std::time::Duration::from_secs(3600),
+            other => other.parse::<Duration>().map_err(|_| expected())?.0,
+        };
+        if count == 0 || period.is_zero() {
+            return Err(format!(
+                "invalid rate {s:?}: the count and the period must be above zero"
+            ));
+        }
+        Ok(Rate { count, period })
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.count, Duration(self.period))
+    }
+}
+
 // === ByteSize ===
 
 /// A size in bytes: a plain integer, or a number with `KiB` / `MiB` (`16KiB`).
@@ -226,6 +276,7 @@ macro_rules! deserialize_from_str {
 
 deserialize_from_str! {
     Duration => "a duration such as \"5s\"",
+    Rate => "a rate such as \"20/s\"",
     Cidr => "a CIDR such as \"10.0.0.0/8\"",
     ListenAddr => "an address such as \"0.0.0.0:8443\"",
     HeaderName => "a header name",
@@ -246,6 +297,26 @@ mod tests {
         for bad in ["", "5", "s", "5 s", "5d", "-1s", "1.5s"] {
             assert!(d(bad).is_err(), "{bad:?} must be refused");
         }
+    }
+
+    #[test]
+    fn rates_parse_with_a_period() {
+        let r = |s: &str| s.parse::<Rate>().map(|r| (r.count, r.period.as_millis()));
+        assert_eq!(r("20/s"), Ok((20, 1000)));
+        assert_eq!(r("600/min"), Ok((600, 60_000)));
+        assert_eq!(r("600/m"), Ok((600, 60_000)));
+        assert_eq!(r("1000/h"), Ok((1000, 3_600_000)));
+        assert_eq!(r("5/10s"), Ok((5, 10_000)));
+        assert_eq!(r(" 5 / 250ms "), Ok((5, 250)));
+        for bad in [
+            "", "20", "/s", "0/s", "5/0s", "5/d", "-1/s", "1.5/s", "5/s/s",
+        ] {
+            assert!(r(bad).is_err(), "{bad:?} must be refused");
+        }
+        assert_eq!(
+            "600/min".parse::<Rate>().map(|r| r.to_string()),
+            Ok("600/60s".into())
+        );
     }
 
     #[test]

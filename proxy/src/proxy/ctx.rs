@@ -14,9 +14,11 @@ use crate::limits::guard::Guarded;
 use crate::logging::AccessRecord;
 use crate::metrics::Metrics;
 use crate::pages::{self, Rejection};
+use crate::ratelimit::RateHeaders;
 use crate::reload::Generation;
 use crate::request_id::{self, RequestId};
 use crate::routing::Route;
+use crate::upstreams::Permit;
 
 /// State of one request (Pingora's `CTX`).
 pub struct RequestCtx {
@@ -39,6 +41,10 @@ pub struct RequestCtx {
     pub rejection: Option<Rejection>,
     /// Who is asking, on a protected route once authenticated.
     pub identity: Option<Authenticated>,
+    /// The RateLimit header fields of the limits this request passed.
+    pub rate_headers: RateHeaders,
+    /// The upstream concurrency slot held until the request ends.
+    pub permit: Option<Permit>,
     in_flight: Option<prometheus::IntGauge>,
 }
 
@@ -58,6 +64,8 @@ impl RequestCtx {
             tried: Vec::new(),
             rejection: None,
             identity: None,
+            rate_headers: RateHeaders::default(),
+            permit: None,
             in_flight: Some(metrics.active_requests.clone()),
         }
     }

@@ -8,7 +8,9 @@ use pingora::Result;
 use pingora::http::{RequestHeader, ResponseHeader};
 
 use super::RequestCtx;
+use crate::auth::Identity;
 use crate::pages::{Page, Rejection};
+use crate::ratelimit::{self, RateLimit, Requester};
 use crate::reload::Generation;
 use crate::request_id;
 use crate::routing::{Route, normalize_path};
@@ -100,6 +102,26 @@ pub(super) fn admit(generation: &Generation, req: &RequestHeader) -> Result<Admi
         route,
         upstream_path,
     })
+}
+
+/// Counts the request against `limits` of its route (`identity` once authenticated); the
+/// refusal to send when one is exceeded.
+pub(super) fn rate_limit(
+    ctx: &mut RequestCtx,
+    route: &Route,
+    limits: &[Arc<RateLimit>],
+    identity: Option<&Identity>,
+) -> Result<(), Rejection> {
+    if limits.is_empty() {
+        return Ok(());
+    }
+    let who = Requester {
+        client: ctx.client().unwrap_or(IpAddr::from([0, 0, 0, 0])),
+        identity,
+        route: &route.name,
+    };
+    ratelimit::check_all(limits, &who, &mut ctx.rate_headers)
+        .map_err(|refusal| Rejection::RateLimited(Box::new(refusal)))
 }
 
 /// The bytes consistent hashing uses to pick a backend.
@@ -201,6 +223,11 @@ pub(super) fn client_response(resp: &mut ResponseHeader, ctx: &mut RequestCtx) -
         }
     }
     resp.insert_header(request_id::HEADER, ctx.request_id().header_value())?;
+    if !ctx.rate_headers.is_empty() {
+        for (name, value) in ctx.rate_headers.fields() {
+            resp.insert_header(name, value)?;
+        }
+    }
     if let Some(route) = &ctx.route {
         route.spec.response_headers.apply_to_response(resp)?;
     }

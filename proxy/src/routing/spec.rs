@@ -8,6 +8,7 @@ use super::HeaderRules;
 use crate::auth::{Access, IdentitySettings};
 use crate::config::Problems;
 use crate::config::file::RouteSection;
+use crate::ratelimit::RateLimitSpec;
 
 /// One validated route.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +29,10 @@ pub struct RouteSpec {
     pub response_headers: HeaderRules,
     /// Who may enter.
     pub access: Access,
+    /// Names of the `rate_limits:` applied, in order (known to exist).
+    pub rate_limits: Vec<String>,
+    /// Kept first when load is shed.
+    pub essential: bool,
 }
 
 /// A host a route serves.
@@ -49,6 +54,7 @@ impl RouteSpec {
         providers: &BTreeMap<String, crate::auth::provider::ProviderSpec>,
         saml_logins: bool,
         identity: &IdentitySettings,
+        limits: &BTreeMap<String, RateLimitSpec>,
         problems: &mut Problems,
     ) -> Vec<RouteSpec> {
         let provider_names: Vec<&str> = providers.keys().map(String::as_str).collect();
@@ -128,6 +134,16 @@ impl RouteSpec {
                     );
                 }
             }
+            let access = Access::from_file(
+                &r.access,
+                &path,
+                &provider_names,
+                &identity.acr_order,
+                identity.assertion.is_some(),
+                saml_logins || providers.values().any(|p| p.login.is_some()),
+                problems,
+            );
+            check_limits(&path, r, &access, limits, problems);
             specs.push(RouteSpec {
                 name: r.name.value.clone(),
                 hosts,
@@ -136,18 +152,55 @@ impl RouteSpec {
                 rewrite_prefix: r.rewrite_prefix.as_ref().map(|s| s.value.clone()),
                 request_headers: HeaderRules::from_file(&r.request_headers),
                 response_headers: HeaderRules::from_file(&r.response_headers),
-                access: Access::from_file(
-                    &r.access,
-                    &path,
-                    &provider_names,
-                    &identity.acr_order,
-                    identity.assertion.is_some(),
-                    saml_logins || providers.values().any(|p| p.login.is_some()),
-                    problems,
-                ),
+                access,
+                rate_limits: r.rate_limits.iter().map(|l| l.value.clone()).collect(),
+                essential: r.essential,
             });
         }
         specs
+    }
+}
+
+/// Each listed limit exists, once, and a limit counting people is on a protected route.
+fn check_limits(
+    path: &str,
+    r: &RouteSection,
+    access: &Access,
+    limits: &BTreeMap<String, RateLimitSpec>,
+    problems: &mut Problems,
+) {
+    for (j, name) in r.rate_limits.iter().enumerate() {
+        let at = format!("{path}.rate_limits[{j}]");
+        if r.rate_limits[..j].iter().any(|n| n.value == name.value) {
+            problems.report(
+                &at,
+                &name.referenced,
+                format!("limit {:?} is listed twice", name.value),
+            );
+        }
+        match limits.get(&name.value) {
+            None => {
+                let known: Vec<&str> = limits.keys().map(String::as_str).collect();
+                problems.report(
+                    &at,
+                    &name.referenced,
+                    format!(
+                        "no rate limit named {:?}; known: {}",
+                        name.value,
+                        if known.is_empty() { "none".into() } else { known.join(", ") }
+                    ),
+                );
+            }
+            Some(spec) if spec.needs_identity() && *access == Access::Public => problems.report(
+                &at,
+                &name.referenced,
+                format!(
+                    "limit {:?} counts by subject, which needs a protected route (this one is public)",
+                    name.value
+                ),
+            ),
+            Some(_) => {}
+        }
     }
 }
 

@@ -40,10 +40,16 @@ fn route(name: &str, hosts: &[&str], prefix: &str, rewrite: Option<&str>) -> Arc
             request_headers: HeaderRules::default(),
             response_headers: HeaderRules::default(),
             access: crate::auth::Access::Public,
+            rate_limits: Vec::new(),
+            essential: false,
         },
         upstream: pool(),
         metrics: metrics.for_route(name),
         audience: "u".into(),
+        name: name.into(),
+        pre_auth: Vec::new(),
+        post_auth: Vec::new(),
+        gate: None,
     })
 }
 

@@ -42,6 +42,8 @@ pub struct ProviderSection {
     pub login: Option<LoginSection>,
     /// Vigie as a SAML service provider of this IdP (kind `saml`).
     pub saml: Option<SamlSection>,
+    /// Queue newcomers when logins arrive faster than the provider should receive them.
+    pub waiting_room: Option<Spanned<super::WaitingRoomSection>>,
 }
 
 /// `identity_providers.NAME.login:` (OpenID Connect authorization code flow with PKCE).

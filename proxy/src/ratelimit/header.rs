@@ -1,0 +1,58 @@
+//! The RateLimit header fields (draft-ietf-httpapi-ratelimit-headers-09): structured-field
+//! lists with one item per limit checked, named by the limit.
+//!
+//! `RateLimit-Policy: "per_client";q=40;w=2` (quota `q` requests per window of `w` seconds)
+//! and `RateLimit: "per_client";r=39;t=1` (`r` requests remain; the quota is whole again in
+//! `t` seconds).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::RateLimitSpec;
+
+/// The two field values for a response.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RateHeaders {
+    /// `RateLimit-Policy`.
+    pub policy: String,
+    /// `RateLimit`.
+    pub state: String,
+}
+
+impl RateHeaders {
+    /// Adds the item of `spec`, with `remaining` requests and `reset` until whole.
+    pub(super) fn push(&mut self, spec: &RateLimitSpec, remaining: u32, reset: Duration) {
+        let sep = if self.policy.is_empty() { "" } else { ", " };
+        let _ = write!(
+            self.policy,
+            "{sep}\"{}\";q={};w={}",
+            spec.name,
+            spec.burst,
+            ceil_secs(spec.window())
+        );
+        let _ = write!(
+            self.state,
+            "{sep}\"{}\";r={remaining};t={}",
+            spec.name,
+            ceil_secs(reset)
+        );
+    }
+
+    /// Whether no limit was checked.
+    pub fn is_empty(&self) -> bool {
+        self.policy.is_empty()
+    }
+
+    /// `(name, value)` pairs to add to a response.
+    pub fn fields(&self) -> [(&'static str, &str); 2] {
+        [
+            ("ratelimit-policy", self.policy.as_str()),
+            ("ratelimit", self.state.as_str()),
+        ]
+    }
+}
+
+/// Whole seconds, rounded up.
+fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
