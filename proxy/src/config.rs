@@ -28,6 +28,7 @@ use crate::saml::spec::SamlSpec;
 use crate::server::ServerSettings;
 use crate::sessions::SessionSettings;
 use crate::upstreams::{ConcurrencySpec, UpstreamSpec};
+use crate::waiting::WaitingRoomSpec;
 
 /// Largest configuration file accepted.
 const MAX_FILE_SIZE: u64 = 4 << 20;
@@ -55,6 +56,8 @@ pub struct Config {
     pub routes: Vec<RouteSpec>,
     /// `upstreams.NAME.concurrency:`, by upstream name, for those that have one.
     pub concurrency: BTreeMap<String, ConcurrencySpec>,
+    /// `identity_providers.NAME.waiting_room:`, by provider name, for those that have one.
+    pub waiting_rooms: BTreeMap<String, WaitingRoomSpec>,
     /// `rate_limits:`, by name.
     pub rate_limits: BTreeMap<String, RateLimitSpec>,
     /// `identity_providers:` of kind `oidc`, by name.
@@ -140,6 +143,25 @@ pub fn parse(text: &str, file: Option<&Path>, base: &Path) -> Result<Config, Con
             })
             .collect(),
         rate_limits,
+        waiting_rooms: raw
+            .identity_providers
+            .iter()
+            .filter_map(|(name, p)| {
+                let w = p.waiting_room.as_ref()?;
+                let path = format!("identity_providers.{name}");
+                if p.kind.value == file::ProviderKind::Oidc && p.login.is_none() {
+                    problems.report(
+                        format!("{path}.waiting_room"),
+                        &w.referenced,
+                        "a waiting room queues logins: this provider has no `login:` section",
+                    );
+                }
+                Some((
+                    name.clone(),
+                    WaitingRoomSpec::from_file(name, w, &path, &mut problems),
+                ))
+            })
+            .collect(),
         upstreams,
         providers,
         saml,

@@ -25,3 +25,4 @@ pub mod saml;
 pub mod server;
 pub mod sessions;
 pub mod upstreams;
+pub mod waiting;

@@ -13,6 +13,7 @@
 mod flow;
 mod logout;
 mod page;
+mod queue;
 mod return_to;
 mod saml;
 mod spec;
@@ -94,6 +95,16 @@ impl LoginService {
                 .map(|(_, v)| v.as_str())
         };
         let method = &req.head.method;
+        let mut clear_ticket = false;
+        if method == Method::GET
+            && let Some(name) = path.strip_prefix("/vigie/login/")
+            && let Some(room) = generation.waiting_rooms.get(name)
+        {
+            match self.wait_turn(generation, room, name, req).await {
+                queue::Turn::Wait(page) => return page,
+                queue::Turn::Go { had_ticket } => clear_ticket = had_ticket,
+            }
+        }
         let result = match (method, path) {
             (&Method::GET, "/vigie/login") => Ok(page::login(
                 generation,
@@ -133,7 +144,13 @@ impl LoginService {
             (&Method::GET, "/vigie/logged-out") => Ok(self.logged_out(req, param("state"))),
             _ => Err(Rejection::NoRoute),
         };
-        result.unwrap_or_else(|rejection| rejection.render(req.request_id, req.wants_json))
+        let mut page =
+            result.unwrap_or_else(|rejection| rejection.render(req.request_id, req.wants_json));
+        if clear_ticket {
+            page.headers
+                .push(("set-cookie", crate::waiting::Ticket::clear_cookie()));
+        }
+        page
     }
 
     /// Starts a login: the sealed pending login in a cookie, the browser to the provider.

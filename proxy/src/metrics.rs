@@ -14,6 +14,7 @@ use prometheus::{
 
 use crate::upstreams::Pool;
 use crate::upstreams::gate::{GateFamilies, GateMetrics};
+use crate::waiting::{RoomFamilies, RoomMetrics};
 
 /// Request latency buckets, in seconds: sub-millisecond (local answers) to the 30 s default
 /// upstream read timeout.
@@ -50,6 +51,7 @@ pub struct Metrics {
     logouts: IntCounter,
     rate_limited: IntCounterVec,
     gates: GateFamilies,
+    rooms: RoomFamilies,
 }
 
 /// Handles for one route's series.
@@ -209,6 +211,7 @@ impl Metrics {
         reg(Box::new(logouts.clone()))?;
         reg(Box::new(rate_limited.clone()))?;
         let gates = GateFamilies::register(reg)?;
+        let rooms = RoomFamilies::register(reg)?;
         Ok(Arc::new(Metrics {
             registry,
             requests,
@@ -230,6 +233,7 @@ impl Metrics {
             logouts,
             rate_limited,
             gates,
+            rooms,
         }))
     }
 
@@ -322,6 +326,11 @@ impl Metrics {
     /// The handles of `upstream`'s concurrency gate.
     pub fn gate(&self, upstream: &str) -> GateMetrics {
         self.gates.for_upstream(upstream)
+    }
+
+    /// The handles of `provider`'s waiting room.
+    pub fn waiting_room(&self, provider: &str) -> RoomMetrics {
+        self.rooms.for_provider(provider)
     }
 
     /// Counts a logout.

@@ -28,6 +28,7 @@ use crate::ratelimit::RateLimit;
 use crate::routing::{Route, Routes};
 use crate::saml::provider::SamlProvider;
 use crate::upstreams::{Gate, Pool};
+use crate::waiting::{WaitingRoom, now_ms};
 
 /// What requests are served with; see the module docs.
 #[derive(Debug)]
@@ -54,6 +55,8 @@ pub struct Generation {
     pub rate_limits: BTreeMap<String, Arc<RateLimit>>,
     /// Concurrency gates by upstream name (kept across reloads that leave them unchanged).
     pub gates: BTreeMap<String, Arc<Gate>>,
+    /// Waiting rooms by provider name (their queues survive reloads that leave them unchanged).
+    pub waiting_rooms: BTreeMap<String, Arc<WaitingRoom>>,
 }
 
 /// The current generation, swapped atomically.
@@ -90,6 +93,12 @@ impl Generation {
             previous.map(|g| &g.gates),
             |g| &g.spec,
             |name, spec| Gate::new(spec.clone(), metrics.gate(name)),
+        );
+        let waiting_rooms = carry_over(
+            &config.waiting_rooms,
+            previous.map(|g| &g.waiting_rooms),
+            |r| &r.spec,
+            |name, spec| WaitingRoom::new(spec.clone(), metrics.waiting_room(name), now_ms()),
         );
         let routes = config
             .routes
@@ -130,6 +139,7 @@ impl Generation {
             routes: Routes::new(routes),
             rate_limits,
             gates,
+            waiting_rooms,
             upstreams,
             trusted_proxies: config.trusted_proxies.clone(),
             limits: config.limits.clone(),

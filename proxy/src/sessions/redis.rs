@@ -99,6 +99,26 @@ impl RedisStore {
         format!("{}session:{digest}", self.prefix)
     }
 
+    /// Runs a Lua `script` on `keys` (which must share a hash slot on a cluster) with `args`,
+    /// for features sharing the sessions' Redis (the waiting rooms); failures are counted
+    /// under `op`.
+    pub async fn eval(
+        &self,
+        op: &str,
+        script: &str,
+        keys: &[String],
+        args: &[String],
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(script).arg(keys.len()).arg(keys).arg(args);
+        self.link.query(&cmd).await.map_err(|e| self.failed(op, e))
+    }
+
+    /// The prefix of every key this store writes.
+    pub fn key_prefix(&self) -> &str {
+        &self.prefix
+    }
+
     fn failed(&self, op: &str, e: StoreError) -> StoreError {
         self.metrics.errors.with_label_values(&[op]).inc();
         e
@@ -257,4 +277,4 @@ impl StoreMetrics {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -35,6 +35,8 @@ pub struct Sessions {
     pub sealer: Sealer,
     /// Lifetimes.
     pub timeouts: Timeouts,
+    /// The Redis store when sessions are in Redis, for features shared by the fleet.
+    pub redis: Option<Arc<RedisStore>>,
 }
 
 impl std::fmt::Debug for SessionSettings {
@@ -138,21 +140,26 @@ impl SessionSettings {
             Some(secret) => Sealer::new(secret)?,
             None => Sealer::random()?,
         };
-        let store: Arc<dyn SessionStore> = match self.store {
-            StoreKind::Embedded => Arc::new(EmbeddedStore::new(self.timeouts, self.max_sessions)),
+        let (store, redis): (Arc<dyn SessionStore>, _) = match self.store {
+            StoreKind::Embedded => (
+                Arc::new(EmbeddedStore::new(self.timeouts, self.max_sessions)),
+                None,
+            ),
             StoreKind::Redis => {
                 let settings = self
                     .redis
                     .as_ref()
                     .ok_or("`store: redis` without `redis:`")?;
                 let metrics = StoreMetrics::register(metrics).map_err(|e| e.to_string())?;
-                Arc::new(RedisStore::start(settings, self.timeouts, metrics)?)
+                let redis = Arc::new(RedisStore::start(settings, self.timeouts, metrics)?);
+                (redis.clone(), Some(redis))
             }
         };
         Ok(Sessions {
             store,
             sealer,
             timeouts: self.timeouts,
+            redis,
         })
     }
 }

@@ -8,7 +8,7 @@ use vigie_load_tests::redis::{RedisCluster, RedisServer};
 use super::*;
 use crate::sessions::tests::record;
 
-fn settings(urls: Vec<String>, cluster: bool) -> RedisSettings {
+pub(crate) fn settings(urls: Vec<String>, cluster: bool) -> RedisSettings {
     let yaml = format!(
         "urls: [{}]\ncluster: {cluster}\ntimeout: 300ms\nlocal_cache: {{ ttl: 30s }}\n",
         urls.join(", ")
@@ -20,12 +20,12 @@ fn settings(urls: Vec<String>, cluster: bool) -> RedisSettings {
     settings.unwrap()
 }
 
-const TIMEOUTS: Timeouts = Timeouts {
+pub(crate) const TIMEOUTS: Timeouts = Timeouts {
     idle: Duration::from_secs(600),
     absolute: Duration::from_secs(3600),
 };
 
-fn store(settings: &RedisSettings, timeouts: Timeouts) -> RedisStore {
+pub(crate) fn store(settings: &RedisSettings, timeouts: Timeouts) -> RedisStore {
     let metrics = StoreMetrics::register(&crate::metrics::Metrics::new().unwrap()).unwrap();
     RedisStore::start(settings, timeouts, metrics).unwrap()
 }

@@ -1,0 +1,177 @@
+//! The queue on a fake clock: the admission rate holds, admission follows arrival, tickets are
+//! used once, abandoned ones expire without taking credit.
+
+use super::*;
+
+/// 10 admissions a second, a burst of 10, tickets living 30 s.
+const P: Params = Params {
+    rate_per_ms: 0.01,
+    burst: 10.0,
+    ttl_ms: 30_000,
+};
+
+fn admitted(a: impl Into<Option<Answer>>) -> bool {
+    a.into() == Some(Answer::Admitted)
+}
+
+/// `n` newcomers at time 0, each of whom must wait: their tickets (numbered from 0, and
+/// with everyone before them ahead).
+fn queue(room: &mut Room, p: &Params, n: usize) -> Vec<u64> {
+    (0..n)
+        .map(|_| match room.enter(p, 0) {
+            Answer::Waiting { ticket, ahead } => {
+                assert_eq!(ahead, ticket);
+                ticket
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn under_the_rate_nobody_waits() {
+    let mut room = Room::new(&P, 0);
+    for i in 0..100u64 {
+        assert!(
+            admitted(room.enter(&P, i * 150)),
+            "one login every 150 ms passes"
+        );
+    }
+    assert!(room.is_empty());
+}
+
+#[test]
+fn ten_times_the_rate_admits_at_the_rate_in_arrival_order() {
+    let mut room = Room::new(&P, 0);
+    let mut now = 0;
+    let mut tickets = Vec::new();
+    let mut admitted_at = Vec::new();
+    // 100 newcomers a second for 10 s; everyone waiting comes back every second.
+    for second in 0..10u64 {
+        for i in 0..100 {
+            now = second * 1000 + i * 10;
+            match room.enter(&P, now) {
+                Answer::Admitted => admitted_at.push((now, None)),
+                Answer::Waiting { ticket, .. } => tickets.push(ticket),
+            }
+        }
+        for &t in &tickets {
+            if admitted(room.poll(&P, t, now)) {
+                admitted_at.push((now, Some(t)));
+            }
+        }
+        tickets.retain(|t| !admitted_at.iter().any(|(_, a)| *a == Some(*t)));
+    }
+    // At most the burst plus the rate over the elapsed time.
+    let allowed = 10 + (now as usize) / 100;
+    assert!(
+        admitted_at.len() <= allowed,
+        "{} > {allowed}",
+        admitted_at.len()
+    );
+    assert!(
+        admitted_at.len() >= allowed - 2,
+        "the rate is used: {}",
+        admitted_at.len()
+    );
+    let order: Vec<u64> = admitted_at.iter().filter_map(|(_, t)| *t).collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "first come, first served: {order:?}"
+    );
+    assert_eq!(order[0], 0);
+}
+
+#[test]
+fn the_queue_position_goes_down_as_tickets_are_admitted() {
+    let p = Params { burst: 1.0, ..P };
+    let mut room = Room::new(&p, 0);
+    assert!(admitted(room.enter(&p, 0)));
+    let waiting = queue(&mut room, &p, 5);
+    assert_eq!(
+        room.poll(&p, waiting[4], 0),
+        Some(Answer::Waiting {
+            ticket: 4,
+            ahead: 4
+        })
+    );
+    // 100 ms later one credit moved the head past ticket 0.
+    assert_eq!(
+        room.poll(&p, waiting[4], 100),
+        Some(Answer::Waiting {
+            ticket: 4,
+            ahead: 3
+        })
+    );
+    assert!(admitted(room.poll(&p, waiting[0], 100)));
+}
+
+#[test]
+fn a_ticket_is_used_once() {
+    let p = Params { burst: 1.0, ..P };
+    let mut room = Room::new(&p, 0);
+    assert!(admitted(room.enter(&p, 0)));
+    let Answer::Waiting { ticket, .. } = room.enter(&p, 0) else {
+        panic!("queued")
+    };
+    assert!(admitted(room.poll(&p, ticket, 100)));
+    assert_eq!(room.poll(&p, ticket, 100), None, "replayed");
+    assert_eq!(room.poll(&p, 999, 100), None, "never issued");
+}
+
+#[test]
+fn abandoned_tickets_expire_and_take_no_credit() {
+    // One admission a second, tickets living 1 s.
+    let p = Params {
+        rate_per_ms: 0.001,
+        burst: 1.0,
+        ttl_ms: 1_000,
+    };
+    let mut room = Room::new(&p, 0);
+    assert!(admitted(room.enter(&p, 0)));
+    // Three people queue; the first two leave and never come back.
+    let t = queue(&mut room, &p, 3);
+    assert_eq!(
+        room.poll(&p, t[2], 90),
+        Some(Answer::Waiting {
+            ticket: 2,
+            ahead: 2
+        })
+    );
+    // At 1.05 s one admission accrued: the two abandoned tickets expired at 1 s and do not
+    // take it; the third, still refreshing, does.
+    assert!(admitted(room.poll(&p, t[2], 1_050)));
+    assert_eq!(room.poll(&p, t[0], 1_050), None, "expired");
+    assert!(room.is_empty());
+    // A ticket not refreshed within its time to live expires.
+    let Answer::Waiting { ticket, .. } = room.enter(&p, 1_050) else {
+        panic!("queued")
+    };
+    assert_eq!(room.poll(&p, ticket, 2_100), None);
+}
+
+#[test]
+fn credit_accrued_between_rare_visits_goes_to_the_waiting() {
+    let p = Params { burst: 1.0, ..P };
+    let mut room = Room::new(&p, 0);
+    assert!(admitted(room.enter(&p, 0)));
+    let tickets = queue(&mut room, &p, 60);
+    // Nobody calls for 5 s: 50 admissions accrued, not just the burst of 1.
+    let passed = tickets
+        .iter()
+        .filter(|&&t| admitted(room.poll(&p, t, 5_000)))
+        .count();
+    assert_eq!(passed, 50);
+}
+
+#[test]
+fn a_clock_going_back_changes_nothing() {
+    let mut room = Room::new(&P, 10_000);
+    for _ in 0..10 {
+        assert!(admitted(room.enter(&P, 10_000)));
+    }
+    assert!(
+        matches!(room.enter(&P, 5_000), Answer::Waiting { .. }),
+        "no credit from the past"
+    );
+}
