@@ -96,25 +96,6 @@ median() { # name mode → the result line of the median round (by req/s)
 }
 rps() { median "$1" "$2" | awk '{ print $3 }'; }
 
-# Replaces the section NAME of bench/RESULTS.md (between its markers) with stdin, or appends it.
-write_section() { # name
-  local name=$1 file=bench/RESULTS.md body
-  body=$(cat)
-  touch "$file"
-  python3 - "$file" "$name" "$body" <<'PY'
-import sys
-path, name, body = sys.argv[1:4]
-begin, end = f"<!-- begin:{name} -->", f"<!-- end:{name} -->"
-text = open(path).read()
-block = f"{begin}\n{body}\n{end}"
-if begin in text and end in text:
-    text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
-else:
-    text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + block + "\n"
-open(path, "w").write(text)
-PY
-}
-
 # Writes an Envoy config to FILE: a listener on ENVOY, the admin on ENVOY_ADMIN, the upstream
 # as cluster `up`, and the HTTP filters given on stdin (YAML list items, indented by 10
 # spaces) before the router.

@@ -1,5 +1,5 @@
-# Defaults shared by the side-by-side scripts (override any from the environment), and the
-# tool check. Sourced first, before bench/lib.sh.
+# Defaults shared by the benchmark scripts (override any from the environment), the tool
+# check, and the writer of bench/RESULTS.md sections. Sourced first, before bench/lib.sh.
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-64}
@@ -14,4 +14,23 @@ need() { # tool...
   for tool in "$@"; do
     command -v "$tool" >/dev/null || { echo "missing $tool (see the header of $0)" >&2; exit 1; }
   done
+}
+
+# Replaces the section NAME of bench/RESULTS.md (between its markers) with stdin, or appends it.
+write_section() { # name
+  local name=$1 file=bench/RESULTS.md body
+  body=$(cat)
+  touch "$file"
+  python3 - "$file" "$name" "$body" <<'PY'
+import sys
+path, name, body = sys.argv[1:4]
+begin, end = f"<!-- begin:{name} -->", f"<!-- end:{name} -->"
+text = open(path).read()
+block = f"{begin}\n{body}\n{end}"
+if begin in text and end in text:
+    text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
+else:
+    text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + block + "\n"
+open(path, "w").write(text)
+PY
 }

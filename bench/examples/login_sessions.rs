@@ -8,48 +8,16 @@
 
 use std::io::Write;
 
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use vigie_load_tests::parent::{self, Login};
+use vigie_load_tests::scenario::client_address;
 
-/// One login: Vigie's redirect to the provider, the provider's form answered for a demo
-/// parent, the callback; returns the session cookie.
+/// One login as parent `i` (through the provider's page); the session cookie.
 async fn login(http: &reqwest::Client, base: &str, issuer: &str, i: usize) -> String {
-    let start = http
-        .get(format!("{base}/vigie/login/fc?return_to=%2F"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(start.status(), 303, "login start");
-    let cookie = |resp: &reqwest::Response, name: &str| {
-        resp.headers()
-            .get_all(SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with(name))
-            .and_then(|v| v.split(';').next())
-            .map(str::to_string)
-    };
-    let login_cookie = cookie(&start, "__Host-vigie_login=").expect("login cookie");
-    let authorize = start.headers()[LOCATION].to_str().unwrap().to_string();
-    // The provider's login page posts back exactly the authorization request's parameters.
-    let query = authorize.split_once('?').map_or("", |(_, q)| q);
     let account = ["parent-martin", "parent-diallo", "parent-nguyen"][i % 3];
-    let form = format!("{query}&account={account}&action=login");
-    let answer = http
-        .post(format!("{issuer}/authorize"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form)
-        .send()
-        .await
-        .unwrap();
-    let callback = answer.headers()[LOCATION].to_str().unwrap().to_string();
-    let done = http
-        .get(&callback)
-        .header(COOKIE, login_cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(done.status(), 303, "login callback");
-    cookie(&done, "__Host-vigie_session=").expect("session cookie")
+    match parent::log_in(http, base, issuer, account, &client_address(i as u32), 0).await {
+        Login::Done { session, .. } => session,
+        other => panic!("login {i}: {other:?}"),
+    }
 }
 
 #[tokio::main]
@@ -60,11 +28,7 @@ async fn main() {
         std::process::exit(2);
     };
     let n: usize = n.parse().expect("N is a number");
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = parent::client();
     let mut tasks = tokio::task::JoinSet::new();
     let per_task = n.div_ceil(16);
     for t in 0..16 {

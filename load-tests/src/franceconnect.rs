@@ -134,6 +134,10 @@ struct State {
     codes: Mutex<HashMap<String, Grant>>,
     access_tokens: Mutex<HashMap<String, Grant>>,
     end_session_hints: Mutex<Vec<String>>,
+    /// When each valid authorization request arrived (browsers sent by Vigie).
+    authorizations: Mutex<Vec<std::time::Instant>>,
+    /// Requests for the JWKS.
+    jwks_fetches: std::sync::atomic::AtomicU64,
 }
 
 /// What a code (then an access token) stands for.
@@ -175,6 +179,8 @@ impl DevProvider {
             codes: Mutex::new(HashMap::new()),
             access_tokens: Mutex::new(HashMap::new()),
             end_session_hints: Mutex::new(Vec::new()),
+            authorizations: Mutex::new(Vec::new()),
+            jwks_fetches: std::sync::atomic::AtomicU64::new(0),
         });
         let serving = state.clone();
         let handler: serve::Handler =
@@ -195,6 +201,18 @@ impl DevProvider {
     /// Misbehaves from now on as `fault` says.
     pub fn set_fault(&self, fault: Fault) {
         *self.state.fault.lock() = fault;
+    }
+
+    /// When each valid authorization request arrived: the logins Vigie let through.
+    pub fn authorizations(&self) -> Vec<std::time::Instant> {
+        self.state.authorizations.lock().clone()
+    }
+
+    /// How many times the JWKS was fetched.
+    pub fn jwks_fetches(&self) -> u64 {
+        self.state
+            .jwks_fetches
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The `id_token_hint` values `/session/end` received.

@@ -65,6 +65,8 @@ pub enum Admission {
         ahead: u64,
         /// A rough estimate of the wait.
         estimate: Duration,
+        /// When the browser should come back.
+        refresh: Duration,
     },
 }
 
@@ -161,6 +163,7 @@ impl WaitingRoom {
                     },
                     ahead,
                     estimate: Duration::from_secs_f64((ahead + 1) as f64 / per_second),
+                    refresh: self.spec.refresh_for(ahead),
                 }
             }
         }

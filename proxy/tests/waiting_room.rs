@@ -247,6 +247,17 @@ async fn logins_beyond_the_admission_rate_queue_and_pass_in_arrival_order() {
             n + 1
         );
     }
+    // In any one second, at most the burst plus one second of the rate.
+    for (i, first) in admitted_at.iter().enumerate() {
+        let within = admitted_at[i..]
+            .iter()
+            .filter(|t| **t < *first + Duration::from_secs(1))
+            .count();
+        assert!(
+            within <= 15,
+            "{within} admissions in the second from {first:?}"
+        );
+    }
     let elapsed = admitted_at.last().unwrap().as_secs_f64();
     assert!(
         elapsed >= 4.0,

@@ -42,12 +42,20 @@ pub(super) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     let form = params(&body.to_bytes());
     Ok(match (parts.method.as_str(), parts.uri.path()) {
         ("GET", "/.well-known/openid-configuration") => state.discovery(),
-        ("GET", "/jwks") => json_reply(
-            StatusCode::OK,
-            serde_json::from_str(&jwks(&[&state.key])).unwrap_or_default(),
-        ),
+        ("GET", "/jwks") => {
+            state
+                .jwks_fetches
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            json_reply(
+                StatusCode::OK,
+                serde_json::from_str(&jwks(&[&state.key])).unwrap_or_default(),
+            )
+        }
         ("GET", "/authorize") => match state.check_authorize(&query) {
-            Ok(_) => page::login(&state.people, &query),
+            Ok(_) => {
+                state.authorizations.lock().push(std::time::Instant::now());
+                page::login(&state.people, &query)
+            }
             Err(refusal) => *refusal,
         },
         ("POST", "/authorize") => state.sign_in(&form),

@@ -48,7 +48,6 @@ impl LoginService {
         let page = waiting_page(
             &admission,
             &provider_label(generation, name),
-            room.spec.refresh,
             room.spec.ticket_ttl,
             &self.sessions.sealer,
             here,

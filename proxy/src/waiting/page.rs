@@ -68,7 +68,6 @@ impl Ticket {
 pub fn waiting_page(
     admission: &Admission,
     provider_label: &str,
-    refresh: Duration,
     ttl: Duration,
     sealer: &Sealer,
     here: &str,
@@ -77,6 +76,7 @@ pub fn waiting_page(
         ticket,
         ahead,
         estimate,
+        refresh,
     } = admission
     else {
         return None;
@@ -102,7 +102,7 @@ pub fn waiting_page(
                 "content-security-policy",
                 "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'".into(),
             ),
-            ("set-cookie", ticket.set_cookie(sealer, ttl + refresh)),
+            ("set-cookie", ticket.set_cookie(sealer, ttl + *refresh)),
         ],
         body: Bytes::from(body),
     })

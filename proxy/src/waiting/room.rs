@@ -1,12 +1,14 @@
 //! The waiting room's queue, as a pure state machine on an injected clock (milliseconds).
 //!
-//! Admission credit accrues at the admission rate; what waiting tickets do not take is capped
-//! by the burst. Newcomers are let through
-//! at once only while nobody is waiting and credit remains; otherwise they take the next
-//! ticket number. Credit moves the `head` over live tickets in number order: every ticket below
-//! `head` is admitted, so admission follows arrival. A ticket not refreshed within its time to
-//! live is dropped and never takes credit; an admitted ticket is removed when used (a second use
-//! finds nothing). [`super::shared`] runs the same machine in Redis, in one Lua script.
+//! Two buckets fill at the admission rate. The *send* bucket (capped by the burst) is what
+//! the provider sees: every login sent on takes one token, so in any window of `t` seconds at
+//! most `burst + rate × t` logins leave. The *turn* bucket moves `head` over live tickets in
+//! number order: a ticket below `head` has its turn, and takes a send token at its next visit
+//! (until one is free it is told it is next), so admission follows arrival. Newcomers go
+//! straight on only while nobody holds a ticket and a send token is free; otherwise they take
+//! the next ticket number. A ticket not refreshed within its time to live is dropped (a turn
+//! never goes to it); a used ticket is removed (a second use finds nothing).
+//! [`super::shared`] runs the same machine in Redis, in one Lua script.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Params {
     /// Admissions per millisecond.
     pub rate_per_ms: f64,
-    /// Credit at most.
+    /// Tokens a bucket holds at most.
     pub burst: f64,
     /// Milliseconds a ticket lives without a refresh.
     pub ttl_ms: u64,
@@ -30,8 +32,8 @@ pub enum Answer {
     Waiting {
         /// The ticket number.
         ticket: u64,
-        /// Tickets issued before it and not admitted yet (abandoned ones included until they
-        /// expire).
+        /// Tickets issued before it whose turn has not come (abandoned ones included until
+        /// they expire); 0 when its turn has come and it waits for a send token.
         ahead: u64,
     },
 }
@@ -39,7 +41,10 @@ pub enum Answer {
 /// See the module docs.
 #[derive(Debug)]
 pub struct Room {
+    /// Turns accrued and not given yet.
     credit: f64,
+    /// Send tokens.
+    tokens: f64,
     last: u64,
     next: u64,
     head: u64,
@@ -54,6 +59,7 @@ impl Room {
     pub fn new(params: &Params, now: u64) -> Room {
         Room {
             credit: params.burst,
+            tokens: params.burst,
             last: now,
             next: 0,
             head: 0,
@@ -65,7 +71,9 @@ impl Room {
     /// A visit without a ticket.
     pub fn enter(&mut self, p: &Params, now: u64) -> Answer {
         self.advance(p, now);
-        if self.tickets.range(self.head..).next().is_none() && self.credit >= 1.0 {
+        if self.tickets.is_empty() && self.tokens >= 1.0 {
+            // Both buckets, so that turns and sends stay in step.
+            self.tokens -= 1.0;
             self.credit -= 1.0;
             return Answer::Admitted;
         }
@@ -83,7 +91,8 @@ impl Room {
     pub fn poll(&mut self, p: &Params, ticket: u64, now: u64) -> Option<Answer> {
         self.advance(p, now);
         let &deadline = self.tickets.get(&ticket)?;
-        if ticket < self.head {
+        if ticket < self.head && self.tokens >= 1.0 {
+            self.tokens -= 1.0;
             self.tickets.remove(&ticket);
             self.deadlines.remove(&(deadline, ticket));
             return Some(Answer::Admitted);
@@ -91,7 +100,7 @@ impl Room {
         self.refresh(ticket, self.last + p.ttl_ms);
         Some(Answer::Waiting {
             ticket,
-            ahead: ticket - self.head,
+            ahead: ticket.saturating_sub(self.head),
         })
     }
 
@@ -117,7 +126,9 @@ impl Room {
         }
         // Credit accrued while people wait goes to them whatever its amount (they may not
         // have called for a while); only what is left is capped by the burst.
-        self.credit += (now - self.last) as f64 * p.rate_per_ms;
+        let accrued = (now - self.last) as f64 * p.rate_per_ms;
+        self.tokens = (self.tokens + accrued).min(p.burst);
+        self.credit += accrued;
         self.last = now;
         while self.credit >= 1.0 {
             let Some(&ticket) = self.tickets.range(self.head..).next().map(|(t, _)| t) else {

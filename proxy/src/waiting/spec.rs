@@ -84,6 +84,22 @@ impl WaitingRoomSpec {
         }
     }
 
+    /// When a browser with `ahead` tickets before it should come back: in a second once its
+    /// turn came (it waits for a send token), otherwise after `refresh`, or later when its
+    /// turn is far (a quarter of the estimated wait, so a long queue does not flood Vigie
+    /// with reloads), never later than half the ticket's life.
+    pub fn refresh_for(&self, ahead: u64) -> Duration {
+        if ahead == 0 {
+            return Duration::from_secs(1);
+        }
+        let quarter =
+            Duration::from_secs_f64(ahead as f64 / self.admission_rate.per_second() / 4.0);
+        quarter
+            .max(self.refresh)
+            .min(self.ticket_ttl / 2)
+            .max(Duration::from_secs(1))
+    }
+
     /// The machine's settings for the whole fleet.
     pub fn fleet_params(&self) -> Params {
         Params {

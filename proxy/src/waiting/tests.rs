@@ -46,7 +46,9 @@ async fn the_redis_script_is_the_reference_machine() {
     let server = RedisServer::start().expect("redis-server (installed by .ci/prepare)");
     let redis = store(&settings(vec![server.url()], false), TIMEOUTS);
     let p = Params {
-        rate_per_ms: 0.008,
+        // A power of two, so sums of accruals are exact both in Rust and after Lua's
+        // 14-digit string round trip: the machines must agree to the last step.
+        rate_per_ms: 0.0078125,
         burst: 3.0,
         ttl_ms: 2_000,
     };
@@ -102,12 +104,29 @@ async fn without_redis_a_node_queues_at_the_whole_rate() {
         ticket,
         ahead,
         estimate,
+        refresh,
     } = room.visit(None, None, now).await
     else {
         panic!("the third waits")
     };
     assert_eq!((ticket.number, ahead), (0, 0));
     assert_eq!(estimate, Duration::from_millis(100));
+    assert_eq!(
+        refresh,
+        Duration::from_secs(1),
+        "its turn is next: back in a second"
+    );
+    let far = room.spec.refresh_for(1000);
+    assert_eq!(
+        far,
+        Duration::from_secs(15),
+        "a quarter of 100 s, capped at half the ticket's 30 s"
+    );
+    assert_eq!(
+        room.spec.refresh_for(3),
+        Duration::from_secs(5),
+        "never sooner than refresh"
+    );
     assert_eq!(ticket.scope, Scope::Node(room.node));
     // Still waiting a moment later; admitted once 100 ms of credit accrued.
     let again = room.visit(Some(&ticket), None, now + 50).await;
