@@ -38,6 +38,8 @@ const MAX_FILE_SIZE: u64 = 4 << 20;
 pub struct Config {
     /// The file it was read from, if any.
     pub source: Option<PathBuf>,
+    /// A hash of the text it was parsed from: the reloader compares the file with it.
+    pub text_hash: u64,
     /// `server:`
     pub server: ServerSettings,
     /// `logging:`
@@ -122,6 +124,7 @@ pub fn parse(text: &str, file: Option<&Path>, base: &Path) -> Result<Config, Con
     );
     let config = Config {
         source: file.map(Path::to_path_buf),
+        text_hash: text_hash(text.as_bytes()),
         server: ServerSettings::from_file(&raw.server, &mut problems),
         logging: LogSettings::from_file(&raw.logging),
         listeners: ListenerSpec::from_file(&raw.listeners, &raw.admin, base, &mut problems),
@@ -169,6 +172,14 @@ pub fn parse(text: &str, file: Option<&Path>, base: &Path) -> Result<Config, Con
         sessions: SessionSettings::from_file(&raw.sessions, base, &mut problems),
     };
     problems.finish(config)
+}
+
+/// The hash of a configuration text that [`Config::text_hash`] holds.
+pub fn text_hash(text: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
 }
 
 /// `identity_providers:`, split by kind.

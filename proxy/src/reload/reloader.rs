@@ -1,8 +1,6 @@
 //! The reloader: a background service that rebuilds the generation on SIGHUP and when the
 //! config file's content changes (polled, which also sees Kubernetes ConfigMap symlink swaps).
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -50,7 +48,8 @@ impl Reloader {
     ) -> Reloader {
         let current = generations.current();
         let interval = current.config.server.watch_interval;
-        let last_seen = std::fs::read(&path).map(|t| hash(&t)).unwrap_or(0);
+        // What the generation was built from, not the file now: it may have changed since.
+        let last_seen = current.config.text_hash;
         Reloader {
             state: Arc::new(State {
                 path,
@@ -106,7 +105,7 @@ impl BackgroundService for Reloader {
 impl State {
     fn changed(&self) -> bool {
         match std::fs::read(&self.path) {
-            Ok(text) => *self.last_seen.lock() != hash(&text),
+            Ok(text) => *self.last_seen.lock() != config::text_hash(&text),
             Err(_) => false,
         }
     }
@@ -115,7 +114,7 @@ impl State {
     fn reload(&self, why: &str) -> Result<u64, ConfigErrors> {
         let current = self.generations.current();
         let loaded = config::read(&self.path).and_then(|text| {
-            *self.last_seen.lock() = hash(text.as_bytes());
+            *self.last_seen.lock() = config::text_hash(text.as_bytes());
             config::parse(
                 &text,
                 Some(&self.path),
@@ -192,12 +191,6 @@ fn warn_restart_only(old: &Config, new: &Config) {
             "these changes take effect at the next restart"
         );
     }
-}
-
-fn hash(bytes: &[u8]) -> u64 {
-    let mut h = DefaultHasher::new();
-    bytes.hash(&mut h);
-    h.finish()
 }
 
 /// Seconds since the Unix epoch, for the reload timestamp metric.
