@@ -116,6 +116,71 @@ async fn a_parent_logs_in_and_out_in_chromium() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_waits_in_the_waiting_room_then_logs_in_in_chromium() {
+    let op = DevProvider::start("127.0.0.1:0".parse().unwrap(), None, vec![])
+        .await
+        .unwrap();
+    let up = upstream("teleservices").await;
+    let dir = TempDir::new();
+    dir.write("fc-secret", "dev-secret");
+    let fc = support::provider_yaml(
+        "franceconnect",
+        &op.issuer,
+        "vigie",
+        "eidas1",
+        "client_secret_file: fc-secret",
+    );
+    let room =
+        "\n    waiting_room: { admission_rate: 1/s, burst: 1, refresh: 2s, ticket_ttl: 10s }";
+    let yaml = support::site_yaml(up.addr, false, &format!("identity_providers:{fc}{room}"));
+    let vigie = Vigie::start_in(dir, &yaml);
+    let base = format!("http://127.0.0.1:{}", vigie.addr("public").port());
+    op.add_client(Client {
+        id: "vigie".into(),
+        auth: ClientAuth::Secret("dev-secret".into()),
+        redirect_uris: vec![format!("{base}/vigie/callback/franceconnect")],
+        post_logout_redirect_uris: vec![format!("{base}/vigie/logged-out")],
+    });
+    vigie.wait_ready();
+    // Someone else takes the one login of this second, two more queue (and never come back:
+    // their tickets live 10 s, longer than Chromium takes to start).
+    let others = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for expected in [303, 200, 200] {
+        let visit = others
+            .get(format!("{base}/vigie/login/franceconnect"))
+            .send();
+        assert_eq!(visit.await.unwrap().status(), expected);
+    }
+
+    let (seen, shots) = run("waiting.mjs", &base).await;
+    assert_eq!(
+        seen["heading"], "Vous êtes dans la file d'attente",
+        "{seen:#}"
+    );
+    assert_eq!(seen["lang"], "fr");
+    let status = seen["status"].as_str().unwrap();
+    assert!(
+        status.contains("Votre rang dans la file d'attente :"),
+        "{status}"
+    );
+    assert!(status.contains("moins d'une minute"), "{status}");
+    assert_eq!(seen["reloadLink"], 1);
+    assert_eq!(seen["ticket"], true, "the ticket cookie");
+    assert_eq!(seen["ticketAfter"], false, "cleared once admitted");
+    assert_eq!(seen["landed"], "/livret/eleve");
+    let png = std::fs::read(shots.join("waiting-room.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+    assert_eq!(
+        vigie.metric(r#"vigie_waiting_room_admitted_total{provider="franceconnect",via="queue"}"#),
+        1.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pupil_logs_in_with_educonnect_and_out_in_chromium() {
     let idp = DevIdp::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let up = upstream("teleservices").await;
