@@ -122,6 +122,25 @@ pub fn parse(text: &str, file: Option<&Path>, base: &Path) -> Result<Config, Con
         &rate_limits,
         &mut problems,
     );
+    let waiting_rooms = raw
+        .identity_providers
+        .iter()
+        .filter_map(|(name, p)| {
+            let w = p.waiting_room.as_ref()?;
+            let path = format!("identity_providers.{name}");
+            if p.kind.value == file::ProviderKind::Oidc && p.login.is_none() {
+                problems.report(
+                    format!("{path}.waiting_room"),
+                    &w.referenced,
+                    "a waiting room queues logins: this provider has no `login:` section",
+                );
+            }
+            Some((
+                name.clone(),
+                WaitingRoomSpec::from_file(name, w, &path, &rate_limits, &mut problems),
+            ))
+        })
+        .collect();
     let config = Config {
         source: file.map(Path::to_path_buf),
         text_hash: text_hash(text.as_bytes()),
@@ -146,25 +165,7 @@ pub fn parse(text: &str, file: Option<&Path>, base: &Path) -> Result<Config, Con
             })
             .collect(),
         rate_limits,
-        waiting_rooms: raw
-            .identity_providers
-            .iter()
-            .filter_map(|(name, p)| {
-                let w = p.waiting_room.as_ref()?;
-                let path = format!("identity_providers.{name}");
-                if p.kind.value == file::ProviderKind::Oidc && p.login.is_none() {
-                    problems.report(
-                        format!("{path}.waiting_room"),
-                        &w.referenced,
-                        "a waiting room queues logins: this provider has no `login:` section",
-                    );
-                }
-                Some((
-                    name.clone(),
-                    WaitingRoomSpec::from_file(name, w, &path, &mut problems),
-                ))
-            })
-            .collect(),
+        waiting_rooms,
         upstreams,
         providers,
         saml,

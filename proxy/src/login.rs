@@ -68,6 +68,8 @@ pub struct LoginRequest<'a> {
     pub wants_json: bool,
     /// `scheme://host[:port]` as the client used it, to complete path-form redirect URIs.
     pub origin: String,
+    /// The client's address (behind trusted proxies, the first untrusted hop).
+    pub client: std::net::IpAddr,
 }
 
 /// Whether Vigie answers `path` itself.

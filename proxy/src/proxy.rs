@@ -99,6 +99,7 @@ impl EdgeProxy {
             request_id: request_id.as_str(),
             wants_json,
             origin,
+            client: ctx.client().unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
         };
         Ok(self.login.answer(generation, &req).await)
     }

@@ -68,6 +68,8 @@ pub enum Admission {
         /// When the browser should come back.
         refresh: Duration,
     },
+    /// The room is full (`max_waiting`): come back later.
+    Full,
 }
 
 /// The room's Prometheus handles.
@@ -80,6 +82,7 @@ pub struct RoomMetrics {
     wait: Histogram,
     fallback: IntCounter,
     unknown: IntCounter,
+    full: IntCounter,
 }
 
 /// The rooms' metric families, registered once per process.
@@ -91,6 +94,7 @@ pub struct RoomFamilies {
     wait: HistogramVec,
     fallback: IntCounterVec,
     unknown: IntCounterVec,
+    full: IntCounterVec,
 }
 
 /// Milliseconds since the Unix epoch: the rooms' clock (shared by the fleet through Redis).
@@ -144,6 +148,10 @@ impl WaitingRoom {
                     None => self.metrics.admitted_direct.inc(),
                 }
                 Admission::Admitted
+            }
+            Answer::Full => {
+                self.metrics.full.inc();
+                Admission::Full
             }
             Answer::Waiting { ticket, ahead } => {
                 let issued = held
@@ -269,6 +277,14 @@ impl RoomFamilies {
             ),
             &by_provider,
         )?;
+        let full = IntCounterVec::new(
+            Opts::new(
+                "waiting_room_turned_away_total",
+                "Newcomers turned away because max_waiting people were waiting.",
+            ),
+            &by_provider,
+        )?;
+        register(Box::new(full.clone()))?;
         register(Box::new(admitted.clone()))?;
         register(Box::new(queued.clone()))?;
         register(Box::new(length.clone()))?;
@@ -282,6 +298,7 @@ impl RoomFamilies {
             wait,
             fallback,
             unknown,
+            full,
         })
     }
 
@@ -295,6 +312,7 @@ impl RoomFamilies {
             wait: self.wait.with_label_values(&[provider]),
             fallback: self.fallback.with_label_values(&[provider]),
             unknown: self.unknown.with_label_values(&[provider]),
+            full: self.full.with_label_values(&[provider]),
         }
     }
 }

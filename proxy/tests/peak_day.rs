@@ -49,7 +49,7 @@ async fn rentree_morning_queues_newcomers_and_keeps_session_holders_served() {
     assert_eq!(outcome.session_errors, 0, "{}", outcome.report);
     assert_eq!(outcome.failed, 0, "{}", outcome.report);
     assert!(outcome.logged_in >= 10, "{}", outcome.report);
-    let (rate, burst) = (s.admission_rate() as usize, s.admission_rate() as usize);
+    let (rate, burst) = (s.admission_rate() as usize, s.burst() as usize);
     assert!(outcome.busiest_second <= rate + burst, "{}", outcome.report);
     assert!(
         stack

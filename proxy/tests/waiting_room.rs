@@ -320,3 +320,42 @@ async fn two_nodes_share_one_queue_and_each_falls_back_to_its_share() {
         assert!(n.vigie.metric("vigie_waiting_room_local_decisions_total") >= 6.0);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_room_and_a_greedy_client_are_turned_away() {
+    let op = DevProvider::start("127.0.0.1:0".parse().unwrap(), None, vec![])
+        .await
+        .unwrap();
+    let up = upstream("teleservices").await;
+    let room = "{ admission_rate: 1/min, burst: 1, max_waiting: 2, rate_limits: [per_client] }";
+    let limits = "rate_limits:\n  per_client: { key: [client_address], rate: 1/min, burst: 5 }";
+    let site = node(&op, &up, room, limits).await;
+    let http = no_redirects();
+    let url = format!("{}/vigie/login/fc", site.base);
+    let status = |n: u16| {
+        let req = http.get(&url).header("accept", "text/html");
+        async move {
+            let resp = req.send().await.unwrap();
+            assert_eq!(resp.status(), n);
+            resp.text().await.unwrap()
+        }
+    };
+    status(303).await; // the burst
+    status(200).await; // two places
+    status(200).await;
+    let full = status(503).await;
+    assert!(full.contains("Service très sollicité"), "{full}");
+    status(503).await;
+    // Five visits were this client's burst: the sixth is refused before the room.
+    let limited = status(429).await;
+    assert!(limited.contains("Trop de demandes"), "{limited}");
+    let v = &site.vigie;
+    assert_eq!(
+        v.metric(r#"vigie_waiting_room_turned_away_total{provider="fc"}"#),
+        2.0
+    );
+    assert_eq!(
+        v.metric(r#"vigie_rate_limited_total{limit="per_client"}"#),
+        1.0
+    );
+}

@@ -2,10 +2,11 @@
 //! to the provider or gets the waiting page (see `crate::waiting`).
 
 use super::{LoginRequest, LoginService};
-use crate::pages::Page;
+use crate::pages::{Page, Rejection};
+use crate::ratelimit::{self, RateHeaders, Requester};
 use crate::reload::Generation;
 use crate::sessions::{SessionId, cookie};
-use crate::waiting::{Ticket, WaitingRoom, now_ms, waiting_page};
+use crate::waiting::{Admission, Ticket, WaitingRoom, now_ms, waiting_page};
 
 /// What the start of a login does.
 pub(super) enum Turn {
@@ -37,9 +38,29 @@ impl LoginService {
                 had_ticket: ticket.is_some(),
             };
         }
+        // The room's rate limits first: one client cannot take a thousand places.
+        let limits: Vec<_> = room
+            .spec
+            .rate_limits
+            .iter()
+            .filter_map(|n| generation.rate_limits.get(n).cloned())
+            .collect();
+        let route: std::sync::Arc<str> = format!("login:{name}").into();
+        let who = Requester {
+            client: req.client,
+            identity: None,
+            route: &route,
+        };
+        if let Err(refusal) = ratelimit::check_all(&limits, &who, &mut RateHeaders::default()) {
+            let page = Rejection::RateLimited(Box::new(refusal));
+            return Turn::Wait(page.render(req.request_id, req.wants_json));
+        }
         let admission = room
             .visit(ticket.as_ref(), self.sessions.redis.as_deref(), now_ms())
             .await;
+        if admission == Admission::Full {
+            return Turn::Wait(Rejection::Overloaded.render(req.request_id, req.wants_json));
+        }
         let here = req
             .head
             .uri

@@ -1,8 +1,8 @@
--- The waiting room's queue in Redis: the machine of room.rs (two buckets), step for step, in one script so
--- that every node of a fleet sees one queue. Keys (one hash slot): state hash, tickets zset
+-- The waiting room's queue in Redis: the machine of room.rs (two buckets), step for step,
+-- in one script so that every node of a fleet sees one queue. Keys (one hash slot): state hash, tickets zset
 -- (score = ticket number), deadlines zset (score = deadline in ms).
--- ARGV: op ("enter" | "poll"), now ms, admissions per ms, burst, ttl ms, ticket, key ttl ms.
--- Returns {kind, ticket, ahead}: kind 0 unknown, 1 admitted, 2 waiting.
+-- ARGV: op ("enter" | "poll"), now ms, admissions per ms, burst, ttl ms, ticket, key ttl ms,
+-- capacity. Returns {kind, ticket, ahead}: kind 0 unknown, 1 admitted, 2 waiting, 3 full.
 local state, tickets, deadlines = KEYS[1], KEYS[2], KEYS[3]
 local now = tonumber(ARGV[2])
 local rate = tonumber(ARGV[3])
@@ -40,6 +40,8 @@ if ARGV[1] == 'enter' then
     tokens = tokens - 1
     credit = credit - 1
     result = {1, 0, 0}
+  elseif redis.call('ZCARD', tickets) >= tonumber(ARGV[8]) then
+    result = {3, 0, 0}
   else
     local t = next_ticket
     next_ticket = next_ticket + 1

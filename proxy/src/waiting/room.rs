@@ -21,6 +21,8 @@ pub struct Params {
     pub burst: f64,
     /// Milliseconds a ticket lives without a refresh.
     pub ttl_ms: u64,
+    /// Live tickets at most; newcomers beyond are turned away (bounded memory).
+    pub capacity: u64,
 }
 
 /// The machine's answer to one visit.
@@ -36,6 +38,8 @@ pub enum Answer {
         /// they expire); 0 when its turn has come and it waits for a send token.
         ahead: u64,
     },
+    /// The room holds `capacity` tickets: come back later (no ticket is issued).
+    Full,
 }
 
 /// See the module docs.
@@ -76,6 +80,9 @@ impl Room {
             self.tokens -= 1.0;
             self.credit -= 1.0;
             return Answer::Admitted;
+        }
+        if self.tickets.len() as u64 >= p.capacity {
+            return Answer::Full;
         }
         let ticket = self.next;
         self.next += 1;

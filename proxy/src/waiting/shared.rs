@@ -64,6 +64,7 @@ impl SharedRoom {
             p.ttl_ms.to_string(),
             ticket.to_string(),
             KEY_TTL_MS.max(p.ttl_ms * 4).to_string(),
+            p.capacity.to_string(),
         ];
         let reply = redis
             .eval("waiting_room", SCRIPT, &self.keys, &args)
@@ -82,6 +83,7 @@ impl SharedRoom {
                 ticket: ticket.max(0) as u64,
                 ahead: ahead.max(0) as u64,
             }),
+            3 => Some(Answer::Full),
             _ => None,
         })
     }

@@ -4,10 +4,13 @@ use std::time::Duration;
 
 use serde_saphyr::Spanned;
 
+use std::collections::BTreeMap;
+
 use super::Params;
 use crate::config::Problems;
 use crate::config::file::WaitingRoomSection;
 use crate::config::values::Rate;
+use crate::ratelimit::RateLimitSpec;
 
 /// One provider's validated waiting room.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +27,10 @@ pub struct WaitingRoomSpec {
     pub refresh: Duration,
     /// Life of a ticket without a refresh.
     pub ticket_ttl: Duration,
+    /// Live tickets at most.
+    pub max_waiting: u64,
+    /// Rate limits applied to each visit (known to exist, none keyed by subject).
+    pub rate_limits: Vec<String>,
 }
 
 impl WaitingRoomSpec {
@@ -32,12 +39,14 @@ impl WaitingRoomSpec {
         name: &str,
         section: &Spanned<WaitingRoomSection>,
         path: &str,
+        limits: &BTreeMap<String, RateLimitSpec>,
         problems: &mut Problems,
     ) -> WaitingRoomSpec {
         let w = &section.value;
         let path = format!("{path}.waiting_room");
         let rate = w.admission_rate.value;
-        let default_burst = rate.per_second().ceil().max(1.0) as u32;
+        // A tenth of a second of the rate: the provider's seconds stay even.
+        let default_burst = (rate.per_second() / 10.0).ceil().max(1.0) as u32;
         let burst = w.burst.as_ref().map_or(default_burst, |b| b.value);
         if let Some(b) = w.burst.as_ref().filter(|b| b.value == 0) {
             problems.report(
@@ -74,7 +83,36 @@ impl WaitingRoomSpec {
                 ),
             );
         }
+        let max_waiting = w.max_waiting.as_ref().map_or(1_000_000, |m| m.value);
+        if let Some(m) = w.max_waiting.as_ref().filter(|m| m.value == 0) {
+            problems.report(
+                format!("{path}.max_waiting"),
+                &m.referenced,
+                "max_waiting must be at least 1",
+            );
+        }
+        for (i, l) in w.rate_limits.iter().enumerate() {
+            let at = format!("{path}.rate_limits[{i}]");
+            match limits.get(&l.value) {
+                None => problems.report(
+                    at,
+                    &l.referenced,
+                    format!("no rate limit named {:?}", l.value),
+                ),
+                Some(spec) if spec.needs_identity() => problems.report(
+                    at,
+                    &l.referenced,
+                    format!(
+                        "limit {:?} counts by subject: nobody is logged in yet at a login",
+                        l.value
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
         WaitingRoomSpec {
+            max_waiting: max_waiting.max(1),
+            rate_limits: w.rate_limits.iter().map(|l| l.value.clone()).collect(),
             provider: name.to_string(),
             admission_rate: rate,
             burst: burst.max(1),
@@ -106,6 +144,7 @@ impl WaitingRoomSpec {
             rate_per_ms: self.admission_rate.per_second() / 1000.0,
             burst: f64::from(self.burst),
             ttl_ms: self.ticket_ttl.as_millis() as u64,
+            capacity: self.max_waiting,
         }
     }
 
@@ -116,6 +155,7 @@ impl WaitingRoomSpec {
             rate_per_ms: self.admission_rate.per_second() / 1000.0 / share,
             burst: (f64::from(self.burst) / share).max(1.0),
             ttl_ms: self.ticket_ttl.as_millis() as u64,
+            capacity: self.max_waiting,
         }
     }
 }

@@ -20,6 +20,8 @@ fn spec(rate: &str, burst: u32, nodes: u32) -> WaitingRoomSpec {
         nodes,
         refresh: Duration::from_secs(5),
         ticket_ttl: Duration::from_secs(30),
+        max_waiting: 1000,
+        rate_limits: Vec::new(),
     }
 }
 
@@ -51,13 +53,15 @@ async fn the_redis_script_is_the_reference_machine() {
         rate_per_ms: 0.0078125,
         burst: 3.0,
         ttl_ms: 2_000,
+        // Small enough that the room fills now and then.
+        capacity: 5,
     };
     let shared = shared::SharedRoom::new(&redis, "differential");
     let mut reference = Room::new(&p, 1_000_000);
     let mut steps = Steps(0x5eed);
     let mut now = 1_000_000;
     let mut issued: Vec<u64> = Vec::new();
-    let mut kinds = [0usize; 3];
+    let mut kinds = [0usize; 4];
     for step in 0..1500 {
         now += steps.next(120);
         let poll = !issued.is_empty() && steps.next(3) > 0;
@@ -86,6 +90,7 @@ async fn the_redis_script_is_the_reference_machine() {
             }
             Some(Answer::Admitted) => kinds[1] += 1,
             None => kinds[2] += 1,
+            Some(Answer::Full) => kinds[3] += 1,
         }
     }
     assert!(

@@ -54,7 +54,8 @@ pub struct ConcurrencySection {
 pub struct WaitingRoomSection {
     /// Logins sent to the provider, at most, for the whole fleet (such as `50/s`).
     pub admission_rate: Spanned<Rate>,
-    /// Logins admitted at once after a quiet period (default: one second of `admission_rate`).
+    /// Logins sent at once after a quiet period (default: a tenth of a second of
+    /// `admission_rate`, so the provider never gets much more than the rate in a second).
     pub burst: Option<Spanned<u32>>,
     /// Nodes of the fleet: when Redis cannot answer, each admits `admission_rate / nodes`
     /// (default 1).
@@ -64,4 +65,9 @@ pub struct WaitingRoomSection {
     /// A ticket not refreshed for this long is given up, and one admitted but unused for
     /// this long expires (default 30s).
     pub ticket_ttl: Option<Duration>,
+    /// People waiting at most; newcomers beyond get a "come back later" page (default 1000000).
+    pub max_waiting: Option<Spanned<u64>>,
+    /// Names of `rate_limits:` applied to each visit (keyed by client address or route only).
+    #[serde(default)]
+    pub rate_limits: Vec<Spanned<String>>,
 }

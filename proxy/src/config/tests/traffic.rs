@@ -101,7 +101,10 @@ fn concurrency_limits_are_checked() {
 
 #[test]
 fn waiting_rooms_are_checked() {
-    let provider = r#"identity_providers:
+    let provider = r#"rate_limits:
+  per_client: { key: [client_address], rate: 5/s }
+  per_person: { key: [subject], rate: 5/s }
+identity_providers:
   fc:
     kind: oidc
     issuer: https://fc.example.fr
@@ -111,16 +114,18 @@ fn waiting_rooms_are_checked() {
       client_secret_file: Cargo.toml
       redirect_uri: /vigie/callback/fc
       offered_to: [responsable]
-    waiting_room: { admission_rate: 50/s, nodes: 4 }
+    waiting_room: { admission_rate: 50/s, nodes: 4, rate_limits: [per_client] }
 routes:"#;
     // Any non-empty file stands for the client secret (tests run in the crate folder).
     let good = GOOD.replace("routes:", provider);
     let c = parse_str(&good).expect("valid");
     let room = &c.waiting_rooms["fc"];
+    assert_eq!(room.rate_limits, ["per_client"]);
+    assert_eq!(room.max_waiting, 1_000_000);
     assert_eq!(
         (room.burst, room.nodes),
-        (50, 4),
-        "the burst defaults to one second of the rate"
+        (5, 4),
+        "the burst defaults to a tenth of a second of the rate"
     );
     assert_eq!(room.node_params().rate_per_ms, 0.0125 / 1.0);
     let cases = [
@@ -128,6 +133,21 @@ routes:"#;
             "admission_rate: 50/s",
             "admission_rate: fast",
             "identity_providers.fc.waiting_room.admission_rate: invalid rate \"fast\"",
+        ),
+        (
+            "rate_limits: [per_client]",
+            "rate_limits: [per_person]",
+            "identity_providers.fc.waiting_room.rate_limits[0]: limit \"per_person\" counts by subject",
+        ),
+        (
+            "rate_limits: [per_client]",
+            "rate_limits: [per_clint]",
+            "identity_providers.fc.waiting_room.rate_limits[0]: no rate limit named \"per_clint\"",
+        ),
+        (
+            "nodes: 4",
+            "max_waiting: 0",
+            "identity_providers.fc.waiting_room.max_waiting: max_waiting must be at least 1",
         ),
         (
             "nodes: 4",

@@ -8,6 +8,7 @@ const P: Params = Params {
     rate_per_ms: 0.01,
     burst: 10.0,
     ttl_ms: 30_000,
+    capacity: 1_000,
 };
 
 fn admitted(a: impl Into<Option<Answer>>) -> bool {
@@ -53,6 +54,7 @@ fn ten_times_the_rate_admits_at_the_rate_in_arrival_order() {
             match room.enter(&P, now) {
                 Answer::Admitted => admitted_at.push((now, None)),
                 Answer::Waiting { ticket, .. } => tickets.push(ticket),
+                Answer::Full => panic!("1000 places are enough"),
             }
         }
         for &t in &tickets {
@@ -127,6 +129,7 @@ fn abandoned_tickets_expire_and_take_no_credit() {
         rate_per_ms: 0.001,
         burst: 1.0,
         ttl_ms: 1_000,
+        ..P
     };
     let mut room = Room::new(&p, 0);
     assert!(admitted(room.enter(&p, 0)));
@@ -187,6 +190,26 @@ fn turns_accrue_between_rare_visits_but_sends_stay_paced() {
             "one per 100 ms"
         );
     }
+}
+
+#[test]
+fn a_full_room_turns_newcomers_away_without_a_ticket() {
+    let p = Params {
+        burst: 1.0,
+        capacity: 3,
+        ..P
+    };
+    let mut room = Room::new(&p, 0);
+    assert!(admitted(room.enter(&p, 0)));
+    let tickets = queue(&mut room, &p, 3);
+    assert_eq!(room.enter(&p, 0), Answer::Full);
+    assert_eq!(room.len(), 3, "no ticket for the one turned away");
+    // Room again once someone passes.
+    assert!(admitted(room.poll(&p, tickets[0], 100)));
+    assert!(matches!(
+        room.enter(&p, 100),
+        Answer::Waiting { ticket: 3, .. }
+    ));
 }
 
 #[test]
