@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use support::{SamlSite, TempDir, Vigie, upstream};
+use support::{SamlSite, TempDir, Upstream, Vigie, upstream};
 use vigie_load_tests::educonnect::{DevIdp, ServiceProvider};
 use vigie_load_tests::franceconnect::{Client, ClientAuth, DevProvider};
 
@@ -56,8 +56,9 @@ async fn run(script: &'static str, base: &str) -> (Value, PathBuf) {
     (seen, shots)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_parent_logs_in_and_out_in_chromium() {
+/// Vigie on plain HTTP with the development FranceConnect as provider `franceconnect` (its
+/// YAML followed by `more`, such as a waiting room), ready.
+async fn franceconnect_site(more: &str) -> (DevProvider, Vigie, String, Upstream) {
     let op = DevProvider::start("127.0.0.1:0".parse().unwrap(), None, vec![])
         .await
         .unwrap();
@@ -71,7 +72,7 @@ async fn a_parent_logs_in_and_out_in_chromium() {
         "eidas1",
         "client_secret_file: fc-secret",
     );
-    let yaml = support::site_yaml(up.addr, false, &format!("identity_providers:{fc}"));
+    let yaml = support::site_yaml(up.addr, false, &format!("identity_providers:{fc}{more}"));
     let vigie = Vigie::start_in(dir, &yaml);
     let base = format!("http://127.0.0.1:{}", vigie.addr("public").port());
     op.add_client(Client {
@@ -81,6 +82,12 @@ async fn a_parent_logs_in_and_out_in_chromium() {
         post_logout_redirect_uris: vec![format!("{base}/vigie/logged-out")],
     });
     vigie.wait_ready();
+    (op, vigie, base, up)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_logs_in_and_out_in_chromium() {
+    let (op, _vigie, base, _up) = franceconnect_site("").await;
 
     let (seen, shots) = run("login.mjs", &base).await;
 
@@ -117,31 +124,9 @@ async fn a_parent_logs_in_and_out_in_chromium() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_parent_waits_in_the_waiting_room_then_logs_in_in_chromium() {
-    let op = DevProvider::start("127.0.0.1:0".parse().unwrap(), None, vec![])
-        .await
-        .unwrap();
-    let up = upstream("teleservices").await;
-    let dir = TempDir::new();
-    dir.write("fc-secret", "dev-secret");
-    let fc = support::provider_yaml(
-        "franceconnect",
-        &op.issuer,
-        "vigie",
-        "eidas1",
-        "client_secret_file: fc-secret",
-    );
     let room =
         "\n    waiting_room: { admission_rate: 1/s, burst: 1, refresh: 2s, ticket_ttl: 10s }";
-    let yaml = support::site_yaml(up.addr, false, &format!("identity_providers:{fc}{room}"));
-    let vigie = Vigie::start_in(dir, &yaml);
-    let base = format!("http://127.0.0.1:{}", vigie.addr("public").port());
-    op.add_client(Client {
-        id: "vigie".into(),
-        auth: ClientAuth::Secret("dev-secret".into()),
-        redirect_uris: vec![format!("{base}/vigie/callback/franceconnect")],
-        post_logout_redirect_uris: vec![format!("{base}/vigie/logged-out")],
-    });
-    vigie.wait_ready();
+    let (_op, vigie, base, _up) = franceconnect_site(room).await;
     // Someone else takes the one login of this second, two more queue (and never come back:
     // their tickets live 10 s, longer than Chromium takes to start).
     let others = reqwest::Client::builder()
