@@ -8,13 +8,14 @@
 
 use std::io::Write;
 
-use vigie_load_tests::parent::{self, Login};
+use vigie_load_tests::browser::{self, Idp, Login};
 use vigie_load_tests::scenario::client_address;
 
 /// One login as parent `i` (through the provider's page); the session cookie.
 async fn login(http: &reqwest::Client, base: &str, issuer: &str, i: usize) -> String {
     let account = ["parent-martin", "parent-diallo", "parent-nguyen"][i % 3];
-    match parent::log_in(http, base, issuer, account, &client_address(i as u32), 0).await {
+    let idp = Idp::FranceConnect { issuer };
+    match browser::log_in(http, base, idp, account, &client_address(i as u32), 0).await {
         Login::Done { session, .. } => session,
         other => panic!("login {i}: {other:?}"),
     }
@@ -28,7 +29,7 @@ async fn main() {
         std::process::exit(2);
     };
     let n: usize = n.parse().expect("N is a number");
-    let http = parent::client();
+    let http = browser::client();
     let mut tasks = tokio::task::JoinSet::new();
     let per_task = n.div_ceil(16);
     for t in 0..16 {

@@ -102,6 +102,8 @@ struct State {
     logouts: Mutex<Vec<String>>,
     pending_logout: Mutex<Option<String>>,
     issued: Mutex<Vec<(String, String)>>,
+    /// When each valid AuthnRequest arrived (browsers sent by Vigie).
+    authn_requests: Mutex<Vec<std::time::Instant>>,
 }
 
 impl DevIdp {
@@ -119,6 +121,7 @@ impl DevIdp {
             logouts: Mutex::new(Vec::new()),
             pending_logout: Mutex::new(None),
             issued: Mutex::new(Vec::new()),
+            authn_requests: Mutex::new(Vec::new()),
         });
         let serving = state.clone();
         let handler: serve::Handler =
@@ -149,6 +152,11 @@ impl DevIdp {
     /// The NameIDs of the LogoutRequests received from the SP.
     pub fn logouts(&self) -> Vec<String> {
         self.state.logouts.lock().clone()
+    }
+
+    /// When each valid AuthnRequest arrived: the logins Vigie let through.
+    pub fn authn_requests(&self) -> Vec<std::time::Instant> {
+        self.state.authn_requests.lock().clone()
     }
 
     /// The (account id, NameID) of each login answered so far.

@@ -62,8 +62,14 @@ async fn run(which: &str, opts: &HashMap<String, String>) -> Result<String, Stri
     let mut stack = StackSettings {
         vigie,
         threads: num("threads", 1.0) as usize,
-        cpus: opts.get("cpus").cloned().or_else(|| Some("0".into())),
+        // `--cpus ""` leaves Vigie unpinned.
+        cpus: match opts.get("cpus").map(String::as_str) {
+            Some("") => None,
+            Some(cpus) => Some(cpus.to_string()),
+            None => Some("0".into()),
+        },
         waiting_room: String::new(),
+        educonnect_room: String::new(),
         extra: String::new(),
         routes: String::new(),
     };
@@ -80,6 +86,7 @@ async fn run(which: &str, opts: &HashMap<String, String>) -> Result<String, Stri
                 abandon_share: 0.1,
             };
             stack.waiting_room = s.waiting_room();
+            stack.educonnect_room = s.waiting_room();
             let stack = Stack::start(stack).await?;
             let cookies = Arc::new(stack.make_sessions(sessions).await?);
             stack.close_the_gates().await?;
@@ -97,6 +104,7 @@ async fn run(which: &str, opts: &HashMap<String, String>) -> Result<String, Stri
                 sprayers: 20,
             };
             stack.waiting_room = "{ admission_rate: 1000/s }".into();
+            stack.educonnect_room = stack.waiting_room.clone();
             stack.extra = spray::RATE_LIMITS.into();
             stack.routes = spray::API_ROUTE.into();
             let stack = Stack::start(stack).await?;

@@ -44,7 +44,10 @@ pub(super) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     Ok(match (parts.method.as_str(), parts.uri.path()) {
         ("GET", "/idp/metadata") => state.metadata(),
         ("GET", SSO) => match state.authn_request(raw_query) {
-            Ok((id, relay)) => state.chooser(Some(&id), relay.as_deref()),
+            Ok((id, relay)) => {
+                state.authn_requests.lock().push(std::time::Instant::now());
+                state.chooser(Some(&id), relay.as_deref())
+            }
             Err(why) => message(StatusCode::BAD_REQUEST, &why),
         },
         ("GET", UNSOLICITED) => match state.sp() {

@@ -1,7 +1,8 @@
-//! Rentrée morning: parents with a session browse while newcomers log in, the arrival rate
-//! ramps tenfold in a minute and holds, so logins run ten times over the provider's
-//! admission rate. What must hold: session holders see no errors and a p99 within twice the
-//! unloaded one; the provider never receives more than its admission rate.
+//! Rentrée morning: parents and pupils with a session browse while newcomers log in (parents
+//! through FranceConnect, pupils through ÉduConnect, half each), the arrival rate ramps
+//! tenfold in a minute and holds, so logins run ten times over each provider's admission
+//! rate. What must hold: session holders see no errors and a p99 within twice the unloaded
+//! one; no provider receives more than its admission rate.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,7 +11,7 @@ use parking_lot::Mutex;
 
 use super::load::{self, Phase, Samples, busiest_window};
 use super::stack::{Stack, client_address};
-use crate::parent::{self, Login};
+use crate::browser::{self, Idp, Login};
 
 /// The scenario's shape.
 #[derive(Clone, Debug)]
@@ -32,10 +33,11 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The provider's admission rate: the logins arriving before the ramp, so that at the
-    /// peak logins arrive `peak_factor` times over it.
+    /// Each provider's admission rate: its logins arriving before the ramp (newcomers are
+    /// split evenly between the two), so that at the peak they arrive `peak_factor` times
+    /// over it.
     pub fn admission_rate(&self) -> u32 {
-        (self.base_rate * self.login_share).round().max(1.0) as u32
+        (self.base_rate * self.login_share / 2.0).round().max(1.0) as u32
     }
 
     /// The waiting room's burst (the default: a tenth of a second of the rate).
@@ -83,17 +85,30 @@ pub struct Outcome {
     pub session_errors: usize,
     /// Session requests sent.
     pub session_requests: usize,
-    /// Most logins the provider received in one second.
-    pub busiest_second: usize,
+    /// What each provider received.
+    pub providers: Vec<AtProvider>,
     /// Newcomers who logged in.
     pub logged_in: usize,
     /// Logins that went wrong (not waiting, not abandoned: an error).
     pub failed: usize,
 }
 
-/// Runs the scenario against `stack` whose parents hold `sessions`.
+/// What one provider received during a run.
+#[derive(Clone, Debug)]
+pub struct AtProvider {
+    /// Its name.
+    pub name: &'static str,
+    /// Logins it received.
+    pub received: usize,
+    /// The most in one second.
+    pub busiest_second: usize,
+    /// The most in ten seconds.
+    pub busiest_10s: usize,
+}
+
+/// Runs the scenario against `stack` whose people hold `sessions`.
 pub async fn run(stack: &Stack, settings: &Settings, sessions: Arc<Vec<String>>) -> Outcome {
-    let http = parent::client();
+    let http = browser::client();
     let samples = Samples::default();
     let logins: Arc<Mutex<Vec<(Duration, Login)>>> = Arc::default();
     let phases = settings.phases();
@@ -106,6 +121,10 @@ pub async fn run(stack: &Stack, settings: &Settings, sessions: Arc<Vec<String>>)
             newcomers += 1;
             let (base, issuer, logins) =
                 (stack.base.clone(), stack.idp.issuer.clone(), logins.clone());
+            let (pupil, account) = match stack.person(newcomers) {
+                (Idp::EduConnect, account) => (true, account),
+                (_, account) => (false, account),
+            };
             let patience = if is_login(n / 7, settings.abandon_share) {
                 1
             } else {
@@ -113,9 +132,12 @@ pub async fn run(stack: &Stack, settings: &Settings, sessions: Arc<Vec<String>>)
             };
             tasks.spawn(async move {
                 let address = client_address(1_000_000 + n as u32);
-                let login =
-                    parent::log_in(&http, &base, &issuer, "parent-martin", &address, patience)
-                        .await;
+                let idp = if pupil {
+                    Idp::EduConnect
+                } else {
+                    Idp::FranceConnect { issuer: &issuer }
+                };
+                let login = browser::log_in(&http, &base, idp, &account, &address, patience).await;
                 logins.lock().push((at, login));
             });
         } else {
@@ -133,7 +155,25 @@ pub async fn run(stack: &Stack, settings: &Settings, sessions: Arc<Vec<String>>)
         }
     })
     .await;
-    report(
+    let mut rooms = String::new();
+    for provider in ["fc", "educonnect"] {
+        let m = |name: &str, via: &str| {
+            let label = if via.is_empty() {
+                String::new()
+            } else {
+                format!(",via=\"{via}\"")
+            };
+            format!("vigie_waiting_room_{name}{{provider=\"{provider}\"{label}}}")
+        };
+        rooms.push_str(&format!(
+            "Room `{provider}`: {} sent at once, {} after waiting, {} tickets issued, {} turned away.\n",
+            stack.metric(&m("admitted_total", "direct")).await,
+            stack.metric(&m("admitted_total", "queue")).await,
+            stack.metric(&m("tickets_issued_total", "")).await,
+            stack.metric(&m("turned_away_total", "")).await,
+        ));
+    }
+    let mut outcome = report(
         stack,
         settings,
         &samples,
@@ -141,7 +181,9 @@ pub async fn run(stack: &Stack, settings: &Settings, sessions: Arc<Vec<String>>)
         newcomers,
         start,
         &phases,
-    )
+    );
+    outcome.report.push_str(&rooms);
+    outcome
 }
 
 /// Whether arrival `n` is a newcomer logging in (spread evenly, deterministic).
@@ -175,17 +217,23 @@ fn report(
         p99.push(st.p99);
     }
     let ratio = p99[2].as_secs_f64() / p99[0].as_secs_f64().max(1e-6);
-    let rate = s.admission_rate();
-    let burst = s.burst();
-    let mut at_idp: Vec<Instant> = stack
-        .idp
-        .authorizations()
-        .into_iter()
-        .filter(|t| *t >= start)
-        .collect();
-    at_idp.sort_unstable();
-    let busiest_1s = busiest_window(&at_idp, Duration::from_secs(1));
-    let busiest_10s = busiest_window(&at_idp, Duration::from_secs(10));
+    let (rate, burst) = (s.admission_rate(), s.burst());
+    let providers: Vec<AtProvider> = [
+        ("FranceConnect", stack.idp.authorizations()),
+        ("ÉduConnect", stack.educonnect.authn_requests()),
+    ]
+    .into_iter()
+    .map(|(name, times)| {
+        let mut times: Vec<Instant> = times.into_iter().filter(|t| *t >= start).collect();
+        times.sort_unstable();
+        AtProvider {
+            name,
+            received: times.len(),
+            busiest_second: busiest_window(&times, Duration::from_secs(1)),
+            busiest_10s: busiest_window(&times, Duration::from_secs(10)),
+        }
+    })
+    .collect();
     let done: Vec<Duration> = logins
         .iter()
         .filter_map(|(_, l)| match l {
@@ -210,13 +258,19 @@ fn report(
     waits.sort_unstable();
     let median_wait = waits.get(waits.len() / 2).copied().unwrap_or_default();
     out.push_str(&format!(
-        "\nSession holders' p99 at the peak: **{ratio:.2}×** the unloaded p99 (target ≤ 2×).\n\
-         The provider's admission rate: {rate}/s (burst {burst}). It received {} logins during the run; \
-         busiest second: **{busiest_1s}** (at most {} allowed: burst + 1 s of the rate), \
-         busiest 10 s: **{busiest_10s}** (at most {}).\n\
+        "\nSession holders' p99 at the peak: **{ratio:.2}×** the unloaded p99 (target ≤ 2×).\n\n\
+         | provider | admission rate | logins received | busiest second | busiest 10 s |\n|---|---|---|---|---|\n{}\n\
+         (at most burst + rate × t in any t seconds: {} in a second, {} in ten).\n\
          Newcomers: {} arrived, {} logged in ({} after waiting; median time to the provider {:.1} s, longest {:.1} s), \
          {abandoned} left after one waiting page, {} failed, {} still waiting when the run ended.\n",
-        at_idp.len(),
+        providers
+            .iter()
+            .map(|p| format!(
+                "| {} | {rate}/s, burst {burst} | {} | **{}** | **{}** |",
+                p.name, p.received, p.busiest_second, p.busiest_10s
+            ))
+            .collect::<Vec<_>>()
+            .join("\n"),
         burst + rate,
         burst + rate * 10,
         newcomers,
@@ -246,7 +300,7 @@ fn report(
         report: out,
         session_errors: whole.errors,
         session_requests: whole.count,
-        busiest_second: busiest_1s,
+        providers,
         logged_in: done.len(),
         failed: failed.len(),
     }

@@ -12,7 +12,7 @@ use rand::Rng as _;
 
 use super::load::{self, Phase, Samples};
 use super::stack::{Stack, client_address};
-use crate::parent;
+use crate::browser;
 
 /// The scenario's shape.
 #[derive(Clone, Debug)]
@@ -52,7 +52,7 @@ pub struct Outcome {
 
 /// Runs the scenario against `stack` whose parents hold `sessions`.
 pub async fn run(stack: &Stack, s: &Settings, sessions: Arc<Vec<String>>) -> Outcome {
-    let http = parent::client();
+    let http = browser::client();
     let samples = Samples::default();
     let phases = [
         Phase {

@@ -1,11 +1,14 @@
-//! The stack under test: upstream and provider in this process, Vigie as a child process.
+//! The stack under test: the upstream and both development providers (FranceConnect for
+//! parents, ÉduConnect for pupils) in this process, Vigie as a child process.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::browser::{self, Idp, Login};
+use crate::educonnect::{DevIdp, ServiceProvider, demo_accounts};
 use crate::franceconnect::{Client, ClientAuth, DevProvider};
-use crate::parent::{self, Login};
+use crate::saml::RsaIdentity;
 use crate::upstream::Upstream;
 
 /// Any free port on the loopback.
@@ -21,8 +24,10 @@ pub struct StackSettings {
     pub threads: usize,
     /// CPUs Vigie is pinned to with `taskset` (none: not pinned).
     pub cpus: Option<String>,
-    /// The provider's `waiting_room:` (YAML flow mapping), once the sessions are made.
+    /// FranceConnect's `waiting_room:` (YAML flow mapping), once the sessions are made.
     pub waiting_room: String,
+    /// ÉduConnect's `waiting_room:`, once the sessions are made.
+    pub educonnect_room: String,
     /// More top-level YAML (`rate_limits:`), and more routes (appended to `routes:`).
     pub extra: String,
     /// Extra routes.
@@ -37,6 +42,8 @@ pub struct Stack {
     pub admin: String,
     /// The development FranceConnect.
     pub idp: DevProvider,
+    /// The development ÉduConnect.
+    pub educonnect: DevIdp,
     /// The demo upstream.
     pub upstream: Upstream,
     child: Child,
@@ -49,6 +56,10 @@ impl Stack {
     /// Starts everything and waits until Vigie is ready. The waiting room starts wide open
     /// (sessions are made first); [`Stack::close_the_gates`] sets the scenario's one.
     pub async fn start(settings: StackSettings) -> Result<Stack, String> {
+        if settings.waiting_room.is_empty() || settings.educonnect_room.is_empty() {
+            // An empty value would be YAML null: no room at all, silently.
+            return Err("both waiting rooms must be set".into());
+        }
         let upstream = Upstream::start("teleservices", LOOPBACK_ANY)
             .await
             .map_err(|e| format!("upstream: {e}"))?;
@@ -63,39 +74,65 @@ impl Stack {
         let idp = DevProvider::start(LOOPBACK_ANY, None, vec![client])
             .await
             .map_err(|e| format!("provider: {e}"))?;
+        let educonnect = DevIdp::start(LOOPBACK_ANY)
+            .await
+            .map_err(|e| format!("ÉduConnect: {e}"))?;
+        let (sign, enc) = (
+            RsaIdentity::generate("sp-sign"),
+            RsaIdentity::generate("sp-enc"),
+        );
+        educonnect.register(ServiceProvider {
+            entity_id: format!("{base}/vigie/saml/educonnect"),
+            acs_url: format!("{base}/vigie/saml/educonnect/acs"),
+            slo_url: None,
+            signing_cert: sign.cert_der.clone(),
+            encryption_cert: enc.cert_der.clone(),
+        });
         let dir = std::env::temp_dir().join(format!(
             "vigie-scenario-{}-{:08x}",
             std::process::id(),
             rand::random::<u32>()
         ));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        std::fs::write(dir.join("fc-secret"), "load-secret").map_err(|e| e.to_string())?;
+        let files = [
+            ("fc-secret", "load-secret"),
+            ("sign.key", sign.key_pem.as_str()),
+            ("sign.crt", sign.cert_pem.as_str()),
+            ("enc.key", enc.key_pem.as_str()),
+            ("enc.crt", enc.cert_pem.as_str()),
+        ];
+        for (name, content) in files {
+            std::fs::write(dir.join(name), content).map_err(|e| e.to_string())?;
+        }
         let mut stack = Stack {
             base,
             admin: format!("http://127.0.0.1:{}", ports.1),
             idp,
+            educonnect,
             upstream,
             child: Command::new("true").spawn().map_err(|e| e.to_string())?,
             dir,
             settings,
             ports,
         };
-        stack.write_config("{ admission_rate: 1000/s, burst: 1000 }")?;
+        let open = "{ admission_rate: 1000/s, burst: 1000 }";
+        stack.write_config(open, open)?;
         stack.child = stack.spawn()?;
         stack.wait_ready().await?;
         Ok(stack)
     }
 
-    /// Logs `n` parents in (16 at a time); their session cookies.
+    /// Logs `n` people in (16 at a time), parents through FranceConnect and pupils through
+    /// ÉduConnect in turn; their session cookies.
     pub async fn make_sessions(&self, n: usize) -> Result<Vec<String>, String> {
-        let http = parent::client();
+        let http = browser::client();
         let mut sessions = Vec::with_capacity(n);
         for chunk in (0..n).collect::<Vec<_>>().chunks(16) {
             let logins = chunk.iter().map(|&i| {
-                let account = ["parent-martin", "parent-diallo", "parent-nguyen"][i % 3];
+                let (idp, account) = self.person(i);
                 let address = client_address(i as u32);
-                let (http, base, issuer) = (&http, &self.base, &self.idp.issuer);
-                async move { parent::log_in(http, base, issuer, account, &address, 0).await }
+                let (http, base) = (&http, &self.base);
+                async move { browser::log_in(http, base, idp, &account, &address, 0).await }
             });
             for login in futures::future::join_all(logins).await {
                 match login {
@@ -107,10 +144,26 @@ impl Stack {
         Ok(sessions)
     }
 
-    /// Installs the scenario's waiting room (a reload) and waits until it is served.
+    /// Person `i`: a parent with FranceConnect when `i` is even, a pupil with ÉduConnect
+    /// when odd (demo accounts in turn).
+    pub fn person(&self, i: usize) -> (Idp<'_>, String) {
+        if i.is_multiple_of(2) {
+            let parent = ["parent-martin", "parent-diallo", "parent-nguyen"][(i / 2) % 3];
+            let idp = Idp::FranceConnect {
+                issuer: &self.idp.issuer,
+            };
+            (idp, parent.to_string())
+        } else {
+            let pupils = demo_accounts();
+            let pupil = &pupils[(i / 2) % 2];
+            (Idp::EduConnect, pupil.id.to_string())
+        }
+    }
+
+    /// Installs the scenario's waiting rooms (a reload) and waits until they are served.
     pub async fn close_the_gates(&self) -> Result<(), String> {
         let generation = self.metric("vigie_config_generation").await;
-        self.write_config(&self.settings.waiting_room)?;
+        self.write_config(&self.settings.waiting_room, &self.settings.educonnect_room)?;
         let deadline = Instant::now() + Duration::from_secs(15);
         while self.metric("vigie_config_generation").await <= generation {
             if Instant::now() > deadline {
@@ -133,7 +186,7 @@ impl Stack {
             .sum()
     }
 
-    fn write_config(&self, waiting_room: &str) -> Result<(), String> {
+    fn write_config(&self, waiting_room: &str, educonnect_room: &str) -> Result<(), String> {
         let s = &self.settings;
         let yaml = format!(
             r#"
@@ -160,6 +213,16 @@ identity_providers:
       offered_to: [responsable]
       default_profile: responsable
     waiting_room: {waiting_room}
+  educonnect:
+    kind: saml
+    saml:
+      entity_id: {base}/vigie/saml/educonnect
+      acs_url: {base}/vigie/saml/educonnect/acs
+      idp: {{ entity_id: "{ec_entity}", metadata_url: "{ec_metadata}" }}
+      signing: {{ key_file: sign.key, cert_file: sign.crt }}
+      encryption: {{ key_file: enc.key, cert_file: enc.crt }}
+      offered_to: [eleve, responsable]
+    waiting_room: {educonnect_room}
 {extra}
 upstreams:
   ts: {{ backends: ["{upstream}"] }}
@@ -167,7 +230,7 @@ routes:
   - name: livret
     path_prefix: /livret
     upstream: ts
-    access: {{ session: true, profiles: [responsable] }}
+    access: {{ session: true, profiles: [responsable, eleve] }}
     essential: true
 {routes}
   - name: accueil
@@ -179,6 +242,9 @@ routes:
             port = self.ports.0,
             admin = self.ports.1,
             issuer = self.idp.issuer,
+            base = self.base,
+            ec_entity = self.educonnect.entity_id,
+            ec_metadata = self.educonnect.metadata_url(),
             upstream = self.upstream.addr,
             extra = s.extra,
             routes = s.routes,
@@ -226,7 +292,9 @@ impl Drop for Stack {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if std::env::var_os("KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

@@ -19,6 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)] // each test binary uses its own part of the harness
+pub use vigie_load_tests::html::{attr_after, hidden_fields};
 pub use vigie_load_tests::upstream::Upstream;
 
 mod oidc;

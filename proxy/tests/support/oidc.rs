@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::rand_u64;
+use vigie_load_tests::html::attr_after;
 
 /// The client secret every test client has (write it to `fc-secret` next to the YAML).
 pub const CLIENT_SECRET: &str = "s3cret-for-tests";
@@ -195,24 +196,6 @@ pub fn browser(ca_pem: &str) -> reqwest::Client {
         .unwrap()
 }
 
-/// The value of attribute `attr` of the first element after `marker` in `html`.
-pub fn attr_after(html: &str, marker: &str, attr: &str) -> Option<String> {
-    let from = html.find(marker)?;
-    let rest = &html[from..];
-    let start = rest.find(&format!("{attr}=\""))? + attr.len() + 2;
-    let end = rest[start..].find('"')? + start;
-    Some(
-        rest[start..end]
-            .replace("&#x2F;", "/")
-            .replace("&#x3D;", "=")
-            .replace("&quot;", "\"")
-            .replace("&#39;", "'")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&amp;", "&"),
-    )
-}
-
 /// Starts a login at `base` with `provider` (back to `/livret/eleve`) and signs in at the
 /// provider as `account` with `acr`; returns the final response (the protected page, or
 /// Vigie's refusal) after every redirect.
@@ -239,18 +222,6 @@ pub async fn login_through(
         .send()
         .await
         .unwrap()
-}
-
-/// The `name`/`value` pairs of the hidden inputs in `html` (a form a browser would post).
-pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
-    html.split("<input")
-        .skip(1)
-        .filter(|input| input.contains(r#"type="hidden""#))
-        .filter_map(|input| {
-            let tag = &input[..input.find('>')?];
-            Some((attr_after(tag, "", "name")?, attr_after(tag, "", "value")?))
-        })
-        .collect()
 }
 
 /// A browser for plain-HTTP sites: a cookie jar, redirects followed.

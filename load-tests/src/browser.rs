@@ -1,11 +1,36 @@
-//! A parent's browser logging in through Vigie with the development FranceConnect (provider
-//! `fc`), as the scenarios and the session benchmark need it: the login start, the waiting
-//! room when there is one (the page's refresh obeyed, the ticket cookie kept), the provider's
-//! form answered for a demo parent, the callback that makes the session.
+//! A browser logging in through Vigie, as the scenarios and the session benchmark need it: a
+//! parent with the development FranceConnect (provider `fc`) or a pupil with the development
+//! ÉduConnect (provider `educonnect`, SAML). The login start, the waiting room when there is
+//! one (the page's refresh obeyed, the ticket cookie kept), the provider's page answered for a
+//! demo account, then the callback (or the SAML auto-post to the ACS) that makes the session.
 
 use std::time::{Duration, Instant};
 
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+
+use crate::html::{attr_after, hidden_fields};
+
+/// Which development provider to log in with.
+#[derive(Clone, Copy, Debug)]
+pub enum Idp<'a> {
+    /// `load-tests/src/franceconnect.rs` at this issuer, as provider `fc`.
+    FranceConnect {
+        /// Its issuer URL.
+        issuer: &'a str,
+    },
+    /// `load-tests/src/educonnect.rs`, as provider `educonnect`.
+    EduConnect,
+}
+
+impl Idp<'_> {
+    /// The provider's name in Vigie's config.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Idp::FranceConnect { .. } => "fc",
+            Idp::EduConnect => "educonnect",
+        }
+    }
+}
 
 /// How a login went.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,13 +62,13 @@ pub fn client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
-/// Logs `account` in at Vigie (`base`) through the provider at `issuer`; `forwarded_for` is
-/// sent as `X-Forwarded-For` (Vigie trusts the load generator as a proxy, so each simulated
-/// parent has an address of its own); gives up after `patience` waiting pages.
+/// Logs `account` in at Vigie (`base`) through `idp`; `forwarded_for` is sent as
+/// `X-Forwarded-For` (Vigie trusts the load generator as a proxy, so each simulated person has
+/// an address of its own); gives up after `patience` waiting pages.
 pub async fn log_in(
     http: &reqwest::Client,
     base: &str,
-    issuer: &str,
+    idp: Idp<'_>,
     account: &str,
     forwarded_for: &str,
     patience: u32,
@@ -53,7 +78,10 @@ pub async fn log_in(
     let mut pages = 0;
     loop {
         let mut req = http
-            .get(format!("{base}/vigie/login/fc?return_to=%2Flivret%2F"))
+            .get(format!(
+                "{base}/vigie/login/{}?return_to=%2Flivret%2F",
+                idp.name()
+            ))
             .header("x-forwarded-for", forwarded_for);
         if let Some(t) = &ticket {
             req = req.header(COOKIE, t.as_str());
@@ -65,7 +93,13 @@ pub async fn log_in(
         match resp.status().as_u16() {
             303 => {
                 let waited = started.elapsed();
-                return match finish(http, issuer, account, forwarded_for, &resp).await {
+                let finished = match idp {
+                    Idp::FranceConnect { issuer } => {
+                        oidc(http, issuer, account, forwarded_for, &resp).await
+                    }
+                    Idp::EduConnect => saml(http, account, forwarded_for, &resp).await,
+                };
+                return match finished {
                     Ok(session) => Login::Done {
                         session,
                         waited,
@@ -91,8 +125,8 @@ pub async fn log_in(
     }
 }
 
-/// The provider's form, then the callback: the session cookie.
-async fn finish(
+/// FranceConnect's form, then the callback: the session cookie.
+async fn oidc(
     http: &reqwest::Client,
     issuer: &str,
     account: &str,
@@ -136,6 +170,52 @@ async fn finish(
         .map_err(|e| e.to_string())?;
     if done.status() != 303 {
         return Err(format!("the callback answered {}", done.status()));
+    }
+    set_cookie(&done, "__Host-vigie_session=").ok_or_else(|| "no session cookie".into())
+}
+
+/// ÉduConnect's account chooser, its auto-post page, then the ACS: the session cookie.
+async fn saml(
+    http: &reqwest::Client,
+    account: &str,
+    forwarded_for: &str,
+    start: &reqwest::Response,
+) -> Result<String, String> {
+    let pending = set_cookie(start, "__Host-vigie_saml=").ok_or("no pending-login cookie")?;
+    let sso = start
+        .headers()
+        .get(LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .ok_or("no Location")?;
+    let chooser = http.get(sso).send().await.map_err(|e| e.to_string())?;
+    if chooser.status() != 200 {
+        return Err(format!("the IdP's page answered {}", chooser.status()));
+    }
+    let idp_url = chooser.url().clone();
+    let html = chooser.text().await.map_err(|e| e.to_string())?;
+    let action = attr_after(&html, "<form", "action").ok_or("no form at the IdP")?;
+    let mut form = hidden_fields(&html);
+    form.push(("account".into(), account.into()));
+    form.push(("action".into(), "login".into()));
+    let target = idp_url.join(&action).map_err(|e| e.to_string())?;
+    let posted = http
+        .post(target)
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let html = posted.text().await.map_err(|e| e.to_string())?;
+    let acs = attr_after(&html, "<form", "action").ok_or("no auto-post form")?;
+    let done = http
+        .post(acs)
+        .header(COOKIE, pending)
+        .header("x-forwarded-for", forwarded_for)
+        .form(&hidden_fields(&html))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if done.status() != 303 {
+        return Err(format!("the ACS answered {}", done.status()));
     }
     set_cookie(&done, "__Host-vigie_session=").ok_or_else(|| "no session cookie".into())
 }
