@@ -20,20 +20,17 @@ pub struct RateHeaders {
 }
 
 impl RateHeaders {
-    /// Adds the item of `spec`, with `remaining` requests and `reset` until whole.
-    pub(super) fn push(&mut self, spec: &RateLimitSpec, remaining: u32, reset: Duration) {
-        let sep = if self.policy.is_empty() { "" } else { ", " };
-        let _ = write!(
-            self.policy,
-            "{sep}\"{}\";q={};w={}",
-            spec.name,
-            spec.burst,
-            ceil_secs(spec.window())
-        );
+    /// Adds the items of limit `name` (its `policy` item made by [`policy_item`]), with
+    /// `remaining` requests and `reset` until whole.
+    pub(super) fn push(&mut self, name: &str, policy: &str, remaining: u32, reset: Duration) {
+        if !self.policy.is_empty() {
+            self.policy.push_str(", ");
+            self.state.push_str(", ");
+        }
+        self.policy.push_str(policy);
         let _ = write!(
             self.state,
-            "{sep}\"{}\";r={remaining};t={}",
-            spec.name,
+            "\"{name}\";r={remaining};t={}",
             ceil_secs(reset)
         );
     }
@@ -50,6 +47,16 @@ impl RateHeaders {
             ("ratelimit", self.state.as_str()),
         ]
     }
+}
+
+/// The `RateLimit-Policy` item of a limit: `"name";q=BURST;w=WINDOW`.
+pub(super) fn policy_item(spec: &RateLimitSpec) -> String {
+    format!(
+        "\"{}\";q={};w={}",
+        spec.name,
+        spec.burst,
+        ceil_secs(spec.window())
+    )
 }
 
 /// Whole seconds, rounded up.
