@@ -16,6 +16,7 @@ pub mod logging;
 pub mod login;
 pub mod metrics;
 pub mod pages;
+pub mod plugins;
 pub mod proxy;
 pub mod ratelimit;
 pub mod reload;
