@@ -1,0 +1,198 @@
+//! Only the pupils of the listed schools (UAI) may enter; other profiles pass unless listed
+//! too. Anonymous requests are refused (the route should be protected). See README.md.
+
+use std::rc::Rc;
+
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, ContextType, LogLevel};
+use serde::Deserialize;
+use vigie_plugin::Identity;
+
+/// The plugin's configuration (JSON).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The schools whose people may enter.
+    pub uai: Vec<String>,
+    /// The profiles held to the list (default: pupils only).
+    #[serde(default = "pupils")]
+    pub profiles: Vec<String>,
+}
+
+fn pupils() -> Vec<String> {
+    vec!["eleve".into()]
+}
+
+/// What to do with a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Let it through.
+    Allow,
+    /// Refuse it: nobody is authenticated.
+    Anonymous,
+    /// Refuse it: not of a listed school.
+    OtherSchool,
+}
+
+/// The decision for `who` under `config`.
+pub fn decide(config: &Config, who: Option<&Identity>) -> Decision {
+    let Some(who) = who else {
+        return Decision::Anonymous;
+    };
+    let held = who
+        .profile
+        .as_ref()
+        .is_some_and(|p| config.profiles.iter().any(|q| q == p));
+    if !held || who.school_ids.iter().any(|u| config.uai.contains(u)) {
+        Decision::Allow
+    } else {
+        Decision::OtherSchool
+    }
+}
+
+/// The French page of a refusal.
+pub fn refusal_page(decision: Decision) -> (u32, String) {
+    let (status, message) = match decision {
+        Decision::Allow => return (200, String::new()),
+        Decision::Anonymous => (401, "Vous devez vous identifier pour accéder à ce service."),
+        Decision::OtherSchool => (
+            403,
+            "Ce service est réservé aux élèves des établissements participants.",
+        ),
+    };
+    let body = format!(
+        "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Accès refusé</title></head>\
+         <body><main><h1>Accès refusé</h1><p>{message}</p></main></body></html>"
+    );
+    (status, body)
+}
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { config: None }) });
+}}
+
+struct Root {
+    config: Option<Rc<Config>>,
+}
+
+impl Context for Root {}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let bytes = self.get_plugin_configuration().unwrap_or_default();
+        match serde_json::from_slice::<Config>(&bytes) {
+            Ok(config) => {
+                self.config = Some(Rc::new(config));
+                true
+            }
+            Err(e) => {
+                proxy_wasm::hostcalls::log(
+                    LogLevel::Error,
+                    &format!("uai-allowlist: bad configuration: {e}"),
+                )
+                .ok();
+                false
+            }
+        }
+    }
+
+    fn create_http_context(&self, _id: u32) -> Option<Box<dyn HttpContext>> {
+        let config = self.config.clone()?;
+        Some(Box::new(Filter { config }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+struct Filter {
+    config: Rc<Config>,
+}
+
+impl Context for Filter {}
+
+impl HttpContext for Filter {
+    fn on_http_request_headers(&mut self, _headers: usize, _eos: bool) -> Action {
+        let who = vigie_plugin::identity(self);
+        let decision = decide(&self.config, who.as_ref());
+        if decision == Decision::Allow {
+            return Action::Continue;
+        }
+        let (status, body) = refusal_page(decision);
+        self.send_http_response(
+            status,
+            vec![
+                ("content-type", "text/html; charset=utf-8"),
+                ("cache-control", "no-store"),
+            ],
+            Some(body.as_bytes()),
+        );
+        Action::Pause
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        serde_json::from_str(r#"{"uai": ["0350001A", "0350002B"]}"#).unwrap()
+    }
+
+    fn person(profile: &str, schools: &[&str]) -> Identity {
+        Identity {
+            subject: "s".into(),
+            profile: Some(profile.into()),
+            school_ids: schools.iter().map(|s| s.to_string()).collect(),
+            ..Identity::default()
+        }
+    }
+
+    #[test]
+    fn pupils_of_listed_schools_only() {
+        let c = config();
+        assert_eq!(
+            decide(&c, Some(&person("eleve", &["0350001A"]))),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&c, Some(&person("eleve", &["0290009Z", "0350002B"]))),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&c, Some(&person("eleve", &["0290009Z"]))),
+            Decision::OtherSchool
+        );
+        assert_eq!(
+            decide(&c, Some(&person("eleve", &[]))),
+            Decision::OtherSchool
+        );
+        assert_eq!(
+            decide(&c, Some(&person("responsable", &[]))),
+            Decision::Allow,
+            "not held"
+        );
+        assert_eq!(decide(&c, None), Decision::Anonymous);
+        let strict: Config =
+            serde_json::from_str(r#"{"uai": ["0350001A"], "profiles": ["eleve", "responsable"]}"#)
+                .unwrap();
+        assert_eq!(
+            decide(&strict, Some(&person("responsable", &[]))),
+            Decision::OtherSchool
+        );
+        assert!(
+            serde_json::from_str::<Config>(r#"{"uais": []}"#).is_err(),
+            "typos are refused"
+        );
+    }
+
+    #[test]
+    fn refusals_are_french_pages() {
+        let (status, body) = refusal_page(Decision::OtherSchool);
+        assert_eq!(status, 403);
+        assert!(body.contains("lang=\"fr\"") && body.contains("réservé aux élèves"));
+        assert_eq!(refusal_page(Decision::Anonymous).0, 401);
+    }
+}
