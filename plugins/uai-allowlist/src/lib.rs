@@ -4,9 +4,9 @@
 use std::rc::Rc;
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel};
+use proxy_wasm::types::{Action, LogLevel};
 use serde::Deserialize;
-use vigie_plugin::Identity;
+use vigie_plugin::{Identity, JsonRoot};
 
 /// The plugin's configuration (JSON).
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -50,62 +50,24 @@ pub fn decide(config: &Config, who: Option<&Identity>) -> Decision {
     }
 }
 
-/// The French page of a refusal.
+/// The status and French page of a refusal.
 pub fn refusal_page(decision: Decision) -> (u32, String) {
-    let (status, message) = match decision {
-        Decision::Allow => return (200, String::new()),
-        Decision::Anonymous => (401, "Vous devez vous identifier pour accéder à ce service."),
-        Decision::OtherSchool => (
+    match decision {
+        Decision::Allow => (200, String::new()),
+        Decision::Anonymous => vigie_plugin::denied(401, vigie_plugin::MUST_LOG_IN),
+        Decision::OtherSchool => vigie_plugin::denied(
             403,
             "Ce service est réservé aux élèves des établissements participants.",
         ),
-    };
-    let body = format!(
-        "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Accès refusé</title></head>\
-         <body><main><h1>Accès refusé</h1><p>{message}</p></main></body></html>"
-    );
-    (status, body)
+    }
 }
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { config: None }) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
+        Box::new(JsonRoot::<Config>::new("uai-allowlist", |_| Ok(()), |config| Box::new(Filter { config })))
+    });
 }}
-
-struct Root {
-    config: Option<Rc<Config>>,
-}
-
-impl Context for Root {}
-
-impl RootContext for Root {
-    fn on_configure(&mut self, _size: usize) -> bool {
-        let bytes = self.get_plugin_configuration().unwrap_or_default();
-        match serde_json::from_slice::<Config>(&bytes) {
-            Ok(config) => {
-                self.config = Some(Rc::new(config));
-                true
-            }
-            Err(e) => {
-                proxy_wasm::hostcalls::log(
-                    LogLevel::Error,
-                    &format!("uai-allowlist: bad configuration: {e}"),
-                )
-                .ok();
-                false
-            }
-        }
-    }
-
-    fn create_http_context(&self, _id: u32) -> Option<Box<dyn HttpContext>> {
-        let config = self.config.clone()?;
-        Some(Box::new(Filter { config }))
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
-    }
-}
 
 struct Filter {
     config: Rc<Config>,
@@ -116,20 +78,13 @@ impl Context for Filter {}
 impl HttpContext for Filter {
     fn on_http_request_headers(&mut self, _headers: usize, _eos: bool) -> Action {
         let who = vigie_plugin::identity(self);
-        let decision = decide(&self.config, who.as_ref());
-        if decision == Decision::Allow {
-            return Action::Continue;
+        match decide(&self.config, who.as_ref()) {
+            Decision::Allow => Action::Continue,
+            refused => {
+                let (status, body) = refusal_page(refused);
+                vigie_plugin::refuse(self, status, &[], &body)
+            }
         }
-        let (status, body) = refusal_page(decision);
-        self.send_http_response(
-            status,
-            vec![
-                ("content-type", "text/html; charset=utf-8"),
-                ("cache-control", "no-store"),
-            ],
-            Some(body.as_bytes()),
-        );
-        Action::Pause
     }
 }
 

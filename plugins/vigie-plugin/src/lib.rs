@@ -16,6 +16,14 @@
 //! ```ignore
 //! let who = vigie_plugin::identity(self); // in any HttpContext callback
 //! ```
+//!
+//! Also the plumbing every policy plugin repeats: [`JsonRoot`] (a root context reading a JSON
+//! configuration, refusing a bad one with a logged reason) and [`refuse`] (a French page as
+//! the request's answer).
+
+mod plumbing;
+
+pub use plumbing::{JsonRoot, MUST_LOG_IN, denied, page, refuse};
 
 use proxy_wasm::traits::Context;
 
