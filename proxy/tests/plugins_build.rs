@@ -8,7 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The plugin crates' modules (crate names with `_`).
-const PLUGINS: &[&str] = &["uai_allowlist", "maintenance_window", "children_only"];
+const PLUGINS: &[&str] = &[
+    "uai_allowlist",
+    "maintenance_window",
+    "children_only",
+    "campaign_window",
+];
 
 fn plugins_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins")

@@ -1,15 +1,13 @@
 //! A route in maintenance during weekly windows, in Paris time ("from Friday 20:00 to Monday
 //! 06:00"): 503, `Retry-After` until the window ends, and a French page. See README.md.
 
-mod paris;
-
 use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, LogLevel};
 use serde::Deserialize;
-use vigie_plugin::JsonRoot;
+use vigie_plugin::{JsonRoot, paris};
 
 /// The plugin's configuration (JSON).
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]

@@ -1,4 +1,5 @@
 use super::*;
+use vigie_plugin::paris;
 
 fn config() -> Config {
     serde_json::from_str(r#"{"windows": [{"from": "friday 20:00", "to": "monday 06:00"}]}"#)

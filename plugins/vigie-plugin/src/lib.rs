@@ -21,6 +21,7 @@
 //! configuration, refusing a bad one with a logged reason) and [`refuse`] (a French page as
 //! the request's answer).
 
+pub mod paris;
 mod plumbing;
 
 pub use plumbing::{JsonRoot, MUST_LOG_IN, denied, page, refuse};
