@@ -13,6 +13,7 @@ const PLUGINS: &[&str] = &[
     "maintenance_window",
     "children_only",
     "campaign_window",
+    "directory_check",
 ];
 
 fn plugins_dir() -> PathBuf {

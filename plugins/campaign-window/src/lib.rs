@@ -81,27 +81,16 @@ pub fn french_date(text: &str) -> String {
         "novembre",
         "décembre",
     ];
-    let parts: Option<(u32, usize, u32, u32, u32)> = (|| {
-        let (date, time) = text.trim().split_once(' ')?;
-        let mut d = date.split('-');
-        let (y, m, day) = (
-            d.next()?.parse().ok()?,
-            d.next()?.parse().ok()?,
-            d.next()?.parse().ok()?,
-        );
-        let (h, min) = time.split_once(':')?;
-        Some((y, m, day, h.parse().ok()?, min.parse().ok()?))
-    })();
-    match parts {
-        Some((y, m @ 1..=12, day, h, min)) => {
+    match paris::fields(text) {
+        Some((y, m, day, h, min)) => {
             let day = if day == 1 {
                 "1er".to_string()
             } else {
                 day.to_string()
             };
-            format!("le {day} {} {y} à {h} h {min:02}", MONTHS[m - 1])
+            format!("le {day} {} {y} à {h} h {min:02}", MONTHS[m as usize - 1])
         }
-        _ => text.to_string(),
+        None => text.to_string(),
     }
 }
 

@@ -15,8 +15,8 @@ pub fn local_to_unix(year: i64, month: u32, day: u32, hour: u32, minute: u32) ->
     }
 }
 
-/// Reads `"2026-09-01 08:00"` (Paris time) as a Unix second.
-pub fn parse_local(text: &str) -> Option<u64> {
+/// The fields of `"2026-09-01 08:00"`: year, month, day, hour, minute, each in range.
+pub fn fields(text: &str) -> Option<(i64, u32, u32, u32, u32)> {
     let (date, time) = text.trim().split_once(' ')?;
     let mut d = date.split('-');
     let (y, m, day) = (
@@ -32,7 +32,13 @@ pub fn parse_local(text: &str) -> Option<u64> {
         && h < 24
         && min < 60
         && (1970..=9999).contains(&y);
-    valid.then(|| local_to_unix(y, m, day, h, min))
+    valid.then_some((y, m, day, h, min))
+}
+
+/// Reads `"2026-09-01 08:00"` (Paris time) as a Unix second.
+pub fn parse_local(text: &str) -> Option<u64> {
+    let (y, m, day, h, min) = fields(text)?;
+    Some(local_to_unix(y, m, day, h, min))
 }
 
 /// Minutes since Monday 00:00, Paris time, at Unix second `unix`.
