@@ -14,6 +14,11 @@ const PLUGINS: &[&str] = &[
     "children_only",
     "campaign_window",
     "directory_check",
+    "conformance_hello_world",
+    "conformance_http_headers",
+    "conformance_http_auth_random",
+    "conformance_http_body",
+    "conformance_http_config",
 ];
 
 fn plugins_dir() -> PathBuf {
