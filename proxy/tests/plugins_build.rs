@@ -1,11 +1,15 @@
 //! The `plugins/` workspace (académie plugins and their helper crate, its own workspace):
-//! its native tests pass, and every plugin builds for `wasm32-wasip1` into a module that
-//! declares proxy-wasm ABI 0.2.1. Running the modules is the host's tests' job.
+//! its native tests pass, and every plugin builds for `wasm32-wasip1` into a module Vigie
+//! loads (ABI 0.2.1, memory, allocator, only imports the host provides). Running the modules
+//! is the host's tests' job.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use vigie::plugins::abi::AbiVersion;
+use vigie::plugins::module::PluginModule;
 
 /// The plugin crates' modules (crate names with `_`).
 const PLUGINS: &[&str] = &[
@@ -49,17 +53,14 @@ fn cargo(args: &[&str]) -> PathBuf {
 fn plugins_pass_their_tests_and_build_for_wasm32_wasip1() {
     cargo(&["test", "--quiet"]);
     let target = cargo(&["build", "--release", "--target", "wasm32-wasip1"]);
+    let engine = wasmtime::Engine::default();
     for plugin in PLUGINS {
         let path = target.join(format!("wasm32-wasip1/release/{plugin}.wasm"));
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert!(
-            bytes.starts_with(b"\0asm\x01\0\0\0"),
-            "{plugin}: a wasm module"
-        );
-        let marker = b"proxy_abi_version_0_2_1";
-        assert!(
-            bytes.windows(marker.len()).any(|w| w == marker),
-            "{plugin}: declares proxy-wasm ABI 0.2.1"
-        );
+        let module = PluginModule::compile(&engine, &bytes)
+            .unwrap_or_else(|e| panic!("{plugin} does not load in Vigie: {e}"));
+        assert_eq!(module.abi, AbiVersion::V0_2_1, "{plugin}");
+        assert_eq!(module.allocator, "proxy_on_memory_allocate", "{plugin}");
+        assert_eq!(module.init, Some("_initialize"), "{plugin}: a WASI reactor");
     }
 }
