@@ -1,5 +1,6 @@
 //! The command line: `vigie run -c FILE` (the default), `vigie check -c FILE`,
-//! `vigie health` (for container health checks), `--version`.
+//! `vigie health` (for container health checks), `vigie plugin test FILE` (a plugin
+//! against requests, offline), `--version`.
 
 use std::path::PathBuf;
 
@@ -40,5 +41,20 @@ pub enum Command {
         /// Path to ask (`/healthz` for liveness, `/readyz` for readiness).
         #[arg(long, default_value = "/healthz")]
         path: String,
+    },
+    /// Académie policy plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+/// `vigie plugin ...`
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Run a plugin offline against the requests a YAML file describes and print what it
+    /// decided (exit 0 when every `expect` holds, 1 when one fails, 2 when the file or the
+    /// plugin cannot be used). No Vigie configuration is read.
+    Test {
+        /// The test file (see `plugins/README.md`).
+        file: PathBuf,
     },
 }

@@ -22,6 +22,7 @@ use crate::forwarded::TrustedProxies;
 use crate::limits::Limits;
 use crate::listeners::{AdminSpec, ListenerSpec};
 use crate::logging::LogSettings;
+use crate::plugins::PluginSpec;
 use crate::ratelimit::RateLimitSpec;
 use crate::routing::RouteSpec;
 use crate::saml::spec::SamlSpec;
@@ -70,6 +71,8 @@ pub struct Config {
     pub identity: IdentitySettings,
     /// `sessions:`
     pub sessions: SessionSettings,
+    /// `plugins:`, by name, loaded and checked.
+    pub plugins: BTreeMap<String, PluginSpec>,
 }
 
 /// Reads and validates the file at `path`. Relative paths inside it start at its folder.
@@ -122,6 +125,18 @@ pub fn parse(text: &str, file: Option<&Path>, base: &Path) -> Result<Config, Con
         &rate_limits,
         &mut problems,
     );
+    let cache = match &raw.server.plugin_cache {
+        Some(dir) => Some(base.join(&dir.value)),
+        None => crate::plugins::engine::default_cache_dir(),
+    };
+    let plugins = PluginSpec::from_file(
+        &raw.plugins,
+        base,
+        cache.as_deref(),
+        &upstreams.keys().cloned().collect(),
+        &mut problems,
+    );
+    check_route_plugins(&raw.routes, &raw.plugins, &mut problems);
     let waiting_rooms = raw
         .identity_providers
         .iter()
@@ -171,6 +186,7 @@ pub fn parse(text: &str, file: Option<&Path>, base: &Path) -> Result<Config, Con
         saml,
         identity,
         sessions: SessionSettings::from_file(&raw.sessions, base, &mut problems),
+        plugins,
     };
     problems.finish(config)
 }
@@ -181,6 +197,32 @@ pub fn text_hash(text: &[u8]) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     text.hash(&mut h);
     h.finish()
+}
+
+/// Each plugin a route lists is declared, and listed once.
+fn check_route_plugins(
+    routes: &serde_saphyr::Spanned<Vec<file::RouteSection>>,
+    plugins: &BTreeMap<String, serde_saphyr::Spanned<file::PluginSection>>,
+    problems: &mut Problems,
+) {
+    for (i, r) in routes.value.iter().enumerate() {
+        for (j, name) in r.plugins.iter().enumerate() {
+            let at = format!("routes[{i}].plugins[{j}]");
+            if r.plugins[..j].iter().any(|n| n.value == name.value) {
+                let msg = format!("plugin {:?} is listed twice", name.value);
+                problems.report(&at, &name.referenced, msg);
+            } else if !plugins.contains_key(&name.value) {
+                let known: Vec<&str> = plugins.keys().map(String::as_str).collect();
+                let known = if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                };
+                let msg = format!("no plugin named {:?}; known: {known}", name.value);
+                problems.report(&at, &name.referenced, msg);
+            }
+        }
+    }
 }
 
 /// `identity_providers:`, split by kind.

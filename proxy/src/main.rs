@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use vigie::cli::{Cli, Command};
+use vigie::cli::{Cli, Command, PluginCommand};
 
 /// mimalloc instead of glibc malloc: malloc and free were ~11% of the proxy's CPU profile, and
 /// mimalloc gave +8% requests/s on the pass-through benchmark (22.1k → 24.0k, one worker).
@@ -25,6 +25,17 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Some(Command::Plugin(PluginCommand::Test { file })) = &cli.command {
+        let mut out = std::io::stdout().lock();
+        return match vigie::plugins::offline::run(file, &mut out) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let config = match vigie::config::load(&cli.config) {
         Ok(config) => config,
         Err(errors) => {
@@ -43,7 +54,7 @@ fn main() -> ExitCode {
             println!("{}: valid", cli.config.display());
             ExitCode::SUCCESS
         }
-        Command::Health { .. } => ExitCode::SUCCESS,
+        Command::Health { .. } | Command::Plugin(_) => ExitCode::SUCCESS,
         Command::Run => {
             config.logging.install();
             match vigie::server::run(config) {

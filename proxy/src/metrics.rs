@@ -212,6 +212,7 @@ impl Metrics {
         reg(Box::new(rate_limited.clone()))?;
         let gates = GateFamilies::register(reg)?;
         let rooms = RoomFamilies::register(reg)?;
+        crate::plugins::shared::PluginFamilies::global().register_with(reg)?;
         Ok(Arc::new(Metrics {
             registry,
             requests,

@@ -55,6 +55,8 @@ pub enum Rejection {
     /// The upstream's concurrency limit is reached and the wait for a slot ran out, or too
     /// many requests wait already (503).
     Overloaded,
+    /// A policy plugin of the route failed and fails closed (503).
+    PluginFailed,
 }
 
 /// What a person can do about a failed login.
@@ -128,7 +130,7 @@ impl Rejection {
             Rejection::LoginFailed(LoginFailure::Unavailable) => 502,
             Rejection::LoginFailed(LoginFailure::Unverifiable) => 401,
             Rejection::RateLimited(_) => 429,
-            Rejection::Overloaded => 503,
+            Rejection::Overloaded | Rejection::PluginFailed => 503,
         }
     }
 

@@ -10,6 +10,7 @@ mod app;
 mod ctx;
 mod failure;
 mod forward;
+mod plugins;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -176,6 +177,9 @@ impl ProxyHttp for EdgeProxy {
             return Ok(true);
         }
         let Access::Protected(rule) = &route.spec.access else {
+            if self.plugins_on_request(session, ctx, &route).await? {
+                return Ok(true);
+            }
             return self.take_slot(session, ctx, &route).await;
         };
         let req = session.req_header();
@@ -196,6 +200,9 @@ impl ProxyHttp for EdgeProxy {
                 ctx.identity = Some(who);
                 if let Err(rejection) = limited {
                     self.reject(session, ctx, rejection).await?;
+                    return Ok(true);
+                }
+                if self.plugins_on_request(session, ctx, &route).await? {
                     return Ok(true);
                 }
                 self.take_slot(session, ctx, &route).await
@@ -282,13 +289,35 @@ impl ProxyHttp for EdgeProxy {
         forward::upstream_request(req, ctx)
     }
 
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<bytes::Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        self.plugins_on_request_body(body, end_of_stream, ctx).await
+    }
+
     async fn response_filter(
         &self,
         _session: &mut Session,
         resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        forward::client_response(resp, ctx)
+        forward::client_response(resp, ctx)?;
+        self.plugins_on_response(resp, ctx).await
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<bytes::Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<std::time::Duration>> {
+        self.plugins_on_response_body(body, end_of_stream, ctx)?;
+        Ok(None)
     }
 
     async fn fail_to_proxy(
@@ -297,6 +326,19 @@ impl ProxyHttp for EdgeProxy {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
+        if let Some(local) = ctx.plugin_answer.take() {
+            let status = local.status;
+            if session.response_written().is_none() {
+                session.set_keepalive(None);
+                if let Err(write) = self.plugin_respond(session, ctx, local).await {
+                    tracing::debug!(error = %write, "could not send a plugin's answer");
+                }
+            }
+            return FailToProxy {
+                error_code: status,
+                can_reuse_downstream: false,
+            };
+        }
         let outcome = failure::classify(e, ctx.rejection.as_ref());
         if let (Some(kind), Some(route)) = (outcome.upstream_error, &ctx.route) {
             self.metrics.upstream_error(&route.upstream.spec.name, kind);

@@ -68,6 +68,20 @@ pub struct Generations {
 // === impl Generation ===
 
 impl Generation {
+    /// Starts one instance of each plugin no route lists (a service plugin: its timers and
+    /// callouts run without requests, as an Envoy bootstrap extension's do). Call from a
+    /// Tokio runtime; again after each reload (instances already running are kept).
+    pub fn start_plugin_services(&self) {
+        for (name, spec) in &self.config.plugins {
+            if self.config.routes.iter().any(|r| r.plugins.contains(name)) {
+                continue;
+            }
+            if let Err(fault) = spec.plugin.instance() {
+                tracing::error!(plugin = %name, error = %fault, "cannot start the plugin service");
+            }
+        }
+    }
+
     /// Builds generation `id` from `config`, reusing `previous`'s pools whose spec is
     /// unchanged (their health state and pooled connections carry over).
     pub fn build(
@@ -100,6 +114,11 @@ impl Generation {
             |r| &r.spec,
             |name, spec| WaitingRoom::new(spec.clone(), metrics.waiting_room(name), now_ms()),
         );
+        let transport: Arc<dyn crate::plugins::Transport> =
+            Arc::new(crate::plugins::callout::UpstreamTransport::new(&upstreams));
+        for spec in config.plugins.values() {
+            spec.plugin.set_transport(transport.clone());
+        }
         let routes = config
             .routes
             .iter()
@@ -115,6 +134,12 @@ impl Generation {
                     pre_auth,
                     post_auth,
                     gate: gates.get(&spec.upstream).cloned(),
+                    plugins: spec
+                        .plugins
+                        .iter()
+                        .filter_map(|p| config.plugins.get(p))
+                        .map(|p| p.plugin.clone())
+                        .collect(),
                     spec: spec.clone(),
                     upstream,
                 }))

@@ -39,6 +39,8 @@ pub struct Route {
     pub post_auth: Vec<Arc<RateLimit>>,
     /// The upstream's concurrency gate, when it has one.
     pub gate: Option<Arc<Gate>>,
+    /// Its plugin chain, in order.
+    pub plugins: Vec<Arc<crate::plugins::Plugin>>,
 }
 
 /// Every route of a config generation, indexed for [`Routes::select`].

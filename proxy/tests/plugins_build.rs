@@ -5,8 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod support;
 
 use vigie::plugins::abi::AbiVersion;
 use vigie::plugins::module::PluginModule;
@@ -23,39 +22,15 @@ const PLUGINS: &[&str] = &[
     "conformance_http_auth_random",
     "conformance_http_body",
     "conformance_http_config",
+    "conformance_hostcalls",
 ];
-
-fn plugins_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins")
-}
-
-/// Runs `cargo ARGS` in `plugins/` with its own target folder under this test's tmp dir.
-fn cargo(args: &[&str]) -> PathBuf {
-    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("plugins");
-    let out = Command::new(env!("CARGO"))
-        .args(args)
-        .arg("--target-dir")
-        .arg(&target)
-        .current_dir(plugins_dir())
-        .env_remove("RUSTFLAGS")
-        .output()
-        .expect("cargo");
-    assert!(
-        out.status.success(),
-        "cargo {args:?} in plugins/ failed (is the wasm32-wasip1 target installed? .ci/prepare adds it):\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    target
-}
 
 #[test]
 fn plugins_pass_their_tests_and_build_for_wasm32_wasip1() {
-    cargo(&["test", "--quiet"]);
-    let target = cargo(&["build", "--release", "--target", "wasm32-wasip1"]);
+    support::plugins_cargo(&["test", "--quiet"]);
     let engine = wasmtime::Engine::default();
     for plugin in PLUGINS {
-        let path = target.join(format!("wasm32-wasip1/release/{plugin}.wasm"));
+        let path = support::plugin_wasm(plugin);
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let module = PluginModule::compile(&engine, &bytes)
             .unwrap_or_else(|e| panic!("{plugin} does not load in Vigie: {e}"));

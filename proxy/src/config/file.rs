@@ -9,11 +9,13 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 mod identity;
+mod plugins;
 mod saml;
 mod sessions;
 mod traffic;
 
 pub use identity::*;
+pub use plugins::*;
 pub use saml::*;
 pub use sessions::*;
 pub use traffic::*;
@@ -56,6 +58,9 @@ pub struct FileConfig {
     pub rate_limits: std::collections::BTreeMap<String, Spanned<RateLimitSection>>,
     /// Which requests go where.
     pub routes: Spanned<Vec<RouteSection>>,
+    /// `plugins:`, by name.
+    #[serde(default)]
+    pub plugins: BTreeMap<String, Spanned<PluginSection>>,
 }
 
 /// `server:`
@@ -73,6 +78,9 @@ pub struct ServerSection {
     /// Let idle worker threads take tasks from busy ones (default false: each thread serves
     /// the connections it accepted, which measured ~15% less CPU per request here).
     pub work_stealing: Option<bool>,
+    /// Where compiled plugins are kept between runs (default `$XDG_CACHE_HOME/vigie/plugins`
+    /// or `~/.cache/vigie/plugins`; must be private to Vigie's user).
+    pub plugin_cache: Option<Spanned<PathBuf>>,
 }
 
 /// `logging:`
@@ -241,6 +249,9 @@ pub struct RouteSection {
     /// Kept when Vigie sheds load (slots reserved under `concurrency`); default false.
     #[serde(default)]
     pub essential: bool,
+    /// Names of `plugins:` run on the route's requests, in order (after authentication).
+    #[serde(default)]
+    pub plugins: Vec<Spanned<String>>,
 }
 
 /// `request_headers:` / `response_headers:`

@@ -140,6 +140,12 @@ impl Rejection {
                 "Le service reçoit actuellement un très grand nombre de demandes.",
                 "Vos données ne sont pas perdues. Veuillez réessayer dans quelques instants.",
             ),
+            Rejection::PluginFailed => t(
+                "controle-indisponible",
+                "Service momentanément indisponible",
+                "Un contrôle d'accès de ce service ne répond pas pour le moment.",
+                "Vos données ne sont pas perdues. Veuillez réessayer dans quelques instants.",
+            ),
             Rejection::Internal => t(
                 "erreur-interne",
                 "Erreur inattendue",

@@ -77,8 +77,9 @@ pub enum BufferType {
     CallData,
 }
 
-/// `proxy_log_level_t`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// `proxy_log_level_t` (also `plugins.NAME.log_level` in the config: `trace` ... `critical`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LogLevel {
     /// Trace.
     Trace,

@@ -107,6 +107,11 @@ impl PluginModule {
     pub fn compile(engine: &Engine, bytes: &[u8]) -> Result<PluginModule, ModuleError> {
         let module =
             Module::new(engine, bytes).map_err(|e| ModuleError::Invalid(format!("{e:#}")))?;
+        PluginModule::check(module)
+    }
+
+    /// Checks an already compiled `module`; see the module docs.
+    pub fn check(module: Module) -> Result<PluginModule, ModuleError> {
         let exports: Vec<(String, ExternType)> = module
             .exports()
             .map(|e| (e.name().to_string(), e.ty()))

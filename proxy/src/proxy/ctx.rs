@@ -7,6 +7,7 @@ use std::time::Instant;
 use pingora::lb::Backend;
 use pingora::protocols::IO;
 use pingora::proxy::Session;
+use sync_wrapper::SyncWrapper;
 
 use crate::auth::Authenticated;
 use crate::forwarded::{self, Forwarded};
@@ -14,6 +15,7 @@ use crate::limits::guard::Guarded;
 use crate::logging::AccessRecord;
 use crate::metrics::Metrics;
 use crate::pages::{self, Rejection};
+use crate::plugins::{LocalResponse, PluginRun};
 use crate::ratelimit::RateHeaders;
 use crate::reload::Generation;
 use crate::request_id::{self, RequestId};
@@ -45,6 +47,14 @@ pub struct RequestCtx {
     pub rate_headers: RateHeaders,
     /// The upstream concurrency slot held until the request ends.
     pub permit: Option<Permit>,
+    /// The route's plugins on this request, once they started.
+    pub plugins: Option<SyncWrapper<PluginRun>>,
+    /// Whether the request has no body (plugins then get no body callback).
+    pub plugin_request_eos: bool,
+    /// A plugin's answer still to be written (given while the body was read).
+    pub plugin_answer: Option<LocalResponse>,
+    /// The body replacing the upstream's, when a plugin answered in its response phase.
+    pub plugin_body: Option<Vec<u8>>,
     in_flight: Option<prometheus::IntGauge>,
 }
 
@@ -66,6 +76,10 @@ impl RequestCtx {
             identity: None,
             rate_headers: RateHeaders::default(),
             permit: None,
+            plugins: None,
+            plugin_request_eos: true,
+            plugin_answer: None,
+            plugin_body: None,
             in_flight: Some(metrics.active_requests.clone()),
         }
     }
@@ -150,6 +164,9 @@ impl RequestCtx {
         }
         if let Some(gauge) = self.in_flight.take() {
             gauge.dec();
+        }
+        if let Some(mut run) = self.plugins.take() {
+            run.get_mut().finish();
         }
         let stream = session.as_downstream().stream();
         if let Some(guard) = stream.and_then(|s| {

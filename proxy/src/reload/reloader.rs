@@ -73,6 +73,7 @@ impl Reloader {
             let _ = state.reload(why);
         });
         let _ = done.await;
+        self.state.generations.current().start_plugin_services();
     }
 }
 
@@ -87,6 +88,7 @@ impl BackgroundService for Reloader {
             }
         };
         self.state.readiness.signals.store(true, Ordering::Release);
+        self.state.generations.current().start_plugin_services();
         let poll = self.interval.unwrap_or(Duration::from_secs(3600));
         loop {
             tokio::select! {

@@ -33,6 +33,8 @@ pub struct RouteSpec {
     pub rate_limits: Vec<String>,
     /// Kept first when load is shed.
     pub essential: bool,
+    /// Names of the `plugins:` run on its requests, in order.
+    pub plugins: Vec<String>,
 }
 
 /// A host a route serves.
@@ -155,6 +157,7 @@ impl RouteSpec {
                 access,
                 rate_limits: r.rate_limits.iter().map(|l| l.value.clone()).collect(),
                 essential: r.essential,
+                plugins: r.plugins.iter().map(|p| p.value.clone()).collect(),
             });
         }
         specs

@@ -42,6 +42,7 @@ fn route(name: &str, hosts: &[&str], prefix: &str, rewrite: Option<&str>) -> Arc
             access: crate::auth::Access::Public,
             rate_limits: Vec::new(),
             essential: false,
+            plugins: Vec::new(),
         },
         upstream: pool(),
         metrics: metrics.for_route(name),
@@ -50,6 +51,7 @@ fn route(name: &str, hosts: &[&str], prefix: &str, rewrite: Option<&str>) -> Arc
         pre_auth: Vec::new(),
         post_auth: Vec::new(),
         gate: None,
+        plugins: Vec::new(),
     })
 }
 

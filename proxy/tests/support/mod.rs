@@ -23,15 +23,24 @@ use std::time::{Duration, Instant};
 pub use vigie_load_tests::html::{attr_after, hidden_fields};
 pub use vigie_load_tests::upstream::Upstream;
 
+mod fixed;
 mod oidc;
 mod pysaml2;
 mod saml;
+mod wasm;
+#[allow(unused_imports)]
+pub use fixed::*;
 #[allow(unused_imports)]
 pub use oidc::*;
 #[allow(unused_imports)]
 pub use pysaml2::*;
 #[allow(unused_imports)]
 pub use saml::*;
+#[allow(unused_imports)]
+pub use wasm::*;
+
+/// The start of a test config: one plain listener and the admin listener, on free ports.
+pub const LISTENERS: &str = "listeners: [{ name: public, address: \"127.0.0.1:0\" }]\nadmin: { address: \"127.0.0.1:0\" }\n";
 
 /// Default deadline for anything the tests wait for.
 pub const DEADLINE: Duration = Duration::from_secs(20);

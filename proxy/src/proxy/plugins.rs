@@ -1,0 +1,397 @@
+//! Pingora's requests and responses as the plugin driver sees them, and back.
+//!
+//! Request maps carry `:authority`, `:path`, `:method`, `:scheme` first (HTTP/2 style, as
+//! Envoy gives them; `Host` becomes `:authority`), response maps `:status`. What plugins
+//! change is written back into the real request or response: method, path (the route's
+//! rewrite then applies to the new path), `Host`, status and every header.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::proxy::Session;
+use pingora::{Error, ErrorSource, ErrorType, Result};
+use sync_wrapper::SyncWrapper;
+
+use super::EdgeProxy;
+use super::ctx::RequestCtx;
+use crate::pages::Rejection;
+use crate::plugins::{Body, HeaderList, LocalResponse, PluginRun, RequestFacts, Verdict};
+use crate::routing::Route;
+
+/// Why a plugin's change cannot be applied.
+#[derive(Debug, thiserror::Error)]
+#[error("a plugin set an invalid {0}")]
+pub(super) struct BadChange(&'static str);
+
+/// What plugins know of the request.
+pub(super) fn facts(session: &Session, ctx: &mut RequestCtx, route: &Route) -> RequestFacts {
+    let req = session.req_header();
+    let inet = |a: Option<&pingora::protocols::l4::socket::SocketAddr>| -> Option<SocketAddr> {
+        a.and_then(|a| a.as_inet()).copied()
+    };
+    let tls = session.digest().and_then(|d| d.ssl_digest.clone());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    RequestFacts {
+        id: ctx.request_id().as_str().to_string(),
+        method: req.method.as_str().to_string(),
+        path: path_and_query(req).to_string(),
+        scheme,
+        host: authority(req).to_string(),
+        protocol: match req.version {
+            http::Version::HTTP_2 => "HTTP/2",
+            http::Version::HTTP_10 => "HTTP/1.0",
+            _ => "HTTP/1.1",
+        },
+        time: std::time::SystemTime::now(),
+        started: std::time::Instant::now(),
+        source: inet(session.client_addr()),
+        destination: inet(session.server_addr()),
+        tls_version: tls.map(|t| t.version.to_string()),
+        server_name: None,
+        route: route.spec.name.clone(),
+        upstream: route.spec.upstream.clone(),
+        identity: ctx.identity.as_ref().map(|a| a.identity.clone()),
+    }
+}
+
+fn path_and_query(req: &RequestHeader) -> &str {
+    req.uri.path_and_query().map_or("/", |p| p.as_str())
+}
+
+fn authority(req: &RequestHeader) -> &str {
+    req.uri.authority().map(|a| a.as_str()).unwrap_or_else(|| {
+        req.headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("")
+    })
+}
+
+/// The request head as a plugin map.
+pub(super) fn request_map(req: &RequestHeader, scheme: &str) -> HeaderList {
+    let mut map = HeaderList(Vec::with_capacity(req.headers.len() + 4));
+    map.add(b":authority", authority(req).as_bytes());
+    map.add(b":path", path_and_query(req).as_bytes());
+    map.add(b":method", req.method.as_str().as_bytes());
+    map.add(b":scheme", scheme.as_bytes());
+    for (name, value) in &req.headers {
+        if name != http::header::HOST {
+            map.0
+                .push((name.as_str().as_bytes().to_vec(), value.as_bytes().to_vec()));
+        }
+    }
+    map
+}
+
+/// Writes `map` into `req`; `Ok(Some(path))` when the path changed.
+pub(super) fn apply_request_map(
+    map: &HeaderList,
+    req: &mut RequestHeader,
+) -> Result<Option<String>, BadChange> {
+    if let Some(method) = map.get(b":method")
+        && method != req.method.as_str().as_bytes()
+    {
+        let method = http::Method::from_bytes(method).map_err(|_| BadChange(":method"))?;
+        req.set_method(method);
+    }
+    let mut new_path = None;
+    if let Some(path) = map.get(b":path")
+        && path != path_and_query(req).as_bytes()
+    {
+        let uri = http::Uri::builder()
+            .path_and_query(path)
+            .build()
+            .map_err(|_| BadChange(":path"))?;
+        new_path = Some(uri.path_and_query().map_or("/", |p| p.as_str()).to_string());
+        req.set_uri(uri);
+    }
+    let names: Vec<http::HeaderName> = req.headers.keys().cloned().collect();
+    for name in names {
+        req.remove_header(&name);
+    }
+    if let Some(host) = map.get(b":authority").filter(|h| !h.is_empty()) {
+        let host = http::HeaderValue::from_bytes(host).map_err(|_| BadChange(":authority"))?;
+        req.insert_header(http::header::HOST, host)
+            .map_err(|_| BadChange(":authority"))?;
+    }
+    for (name, value) in map.0.iter().filter(|(n, _)| !n.starts_with(b":")) {
+        let name = http::HeaderName::from_bytes(name).map_err(|_| BadChange("header name"))?;
+        let value = http::HeaderValue::from_bytes(value).map_err(|_| BadChange("header value"))?;
+        req.append_header(name, value)
+            .map_err(|_| BadChange("header"))?;
+    }
+    Ok(new_path)
+}
+
+/// The response head as a plugin map.
+pub(super) fn response_map(resp: &ResponseHeader) -> HeaderList {
+    let mut map = HeaderList(Vec::with_capacity(resp.headers.len() + 1));
+    map.add(b":status", resp.status.as_str().as_bytes());
+    for (name, value) in &resp.headers {
+        map.0
+            .push((name.as_str().as_bytes().to_vec(), value.as_bytes().to_vec()));
+    }
+    map
+}
+
+/// A response head from `map` (status from `:status`, 200 if absent).
+pub(super) fn response_from_map(map: &HeaderList) -> Result<ResponseHeader, BadChange> {
+    let status = map
+        .get(b":status")
+        .and_then(|s| std::str::from_utf8(s).ok())
+        .and_then(|s| s.parse::<u16>().ok())
+        .unwrap_or(200);
+    let mut resp =
+        ResponseHeader::build(status, Some(map.len())).map_err(|_| BadChange(":status"))?;
+    for (name, value) in map.0.iter().filter(|(n, _)| !n.starts_with(b":")) {
+        let name = http::HeaderName::from_bytes(name).map_err(|_| BadChange("header name"))?;
+        let value = http::HeaderValue::from_bytes(value).map_err(|_| BadChange("header value"))?;
+        resp.append_header(name, value)
+            .map_err(|_| BadChange("header"))?;
+    }
+    Ok(resp)
+}
+
+/// The error that makes Pingora drop the client connection without an answer.
+fn closed() -> Box<Error> {
+    let mut e = Error::explain(ErrorType::ConnectionClosed, "a plugin closed the request");
+    e.esource = ErrorSource::Downstream;
+    e
+}
+
+impl EdgeProxy {
+    /// Runs the route's plugins on the request head; `Ok(true)` when the request was answered.
+    pub(super) async fn plugins_on_request(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        route: &Arc<Route>,
+    ) -> Result<bool> {
+        if route.plugins.is_empty() {
+            return Ok(false);
+        }
+        let facts = facts(session, ctx, route);
+        let original = request_map(session.req_header(), facts.scheme);
+        let mut run = PluginRun::new(&route.plugins, facts);
+        let mut map = original.clone();
+        let eos = session.is_body_empty();
+        let verdict = run.request_headers(&mut map, eos).await;
+        ctx.plugin_request_eos = eos;
+        ctx.plugins = Some(SyncWrapper::new(run));
+        if map != original {
+            match apply_request_map(&map, session.req_header_mut()) {
+                Ok(Some(path)) => {
+                    let (p, q) = path
+                        .split_once('?')
+                        .map_or((path.as_str(), None), |(p, q)| (p, Some(q)));
+                    let target = route.upstream_path(p);
+                    ctx.upstream_path = Some(match q {
+                        Some(q) => format!("{target}?{q}"),
+                        None => target.into_owned(),
+                    });
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(route = %route.spec.name, error = %e, "plugin change refused");
+                    self.reject(session, ctx, Rejection::PluginFailed).await?;
+                    return Ok(true);
+                }
+            }
+        }
+        self.plugin_verdict(session, ctx, verdict).await
+    }
+
+    /// Acts on a request-side verdict; `Ok(true)` when the request was answered.
+    async fn plugin_verdict(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        verdict: Verdict,
+    ) -> Result<bool> {
+        match verdict {
+            Verdict::Continue => Ok(false),
+            Verdict::Respond(local) => {
+                self.plugin_respond(session, ctx, local).await?;
+                Ok(true)
+            }
+            Verdict::Close => Err(closed()),
+            Verdict::Fail { .. } => {
+                self.reject(session, ctx, Rejection::PluginFailed).await?;
+                Ok(true)
+            }
+            Verdict::TooLarge => {
+                self.reject(session, ctx, Rejection::BodyTooLarge).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Writes a plugin's answer, after the response callbacks of the plugins before it saw it
+    /// (as Envoy runs a local reply through the encoder filters).
+    pub(super) async fn plugin_respond(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        local: LocalResponse,
+    ) -> Result<()> {
+        let mut map = HeaderList::default();
+        map.add(b":status", local.status.to_string().as_bytes());
+        map.0.extend(local.headers.0.iter().cloned());
+        let mut body = local.body.clone();
+        if let Some(run) = ctx.plugins.as_mut().map(SyncWrapper::get_mut) {
+            // A second answer from these callbacks is ignored: the first one stands.
+            let _ = run.response_headers(&mut map, body.is_empty()).await;
+            if let Body::Forward(b) = run.response_body(std::mem::take(&mut body), true) {
+                body = b;
+            } else {
+                body = local.body;
+            }
+        }
+        let mut resp =
+            response_from_map(&map).or_else(|_| ResponseHeader::build(local.status, None))?;
+        // As Envoy's local replies: a body without a type is text.
+        if !body.is_empty() && resp.headers.get(http::header::CONTENT_TYPE).is_none() {
+            resp.insert_header(http::header::CONTENT_TYPE, "text/plain")?;
+        }
+        resp.remove_header(&http::header::CONTENT_LENGTH);
+        resp.remove_header(&http::header::TRANSFER_ENCODING);
+        resp.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
+        let head = session.req_header().method == http::Method::HEAD;
+        session.write_response_header(Box::new(resp), head).await?;
+        if !head {
+            session.write_response_body(Some(body.into()), true).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs the plugins on a request body chunk.
+    pub(super) async fn plugins_on_request_body(
+        &self,
+        body: &mut Option<Bytes>,
+        eos: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if ctx.plugin_request_eos {
+            return Ok(());
+        }
+        let Some(run) = ctx.plugins.as_mut().map(SyncWrapper::get_mut) else {
+            return Ok(());
+        };
+        let chunk = body.take().map(|b| b.to_vec()).unwrap_or_default();
+        match run.request_body(chunk, eos).await {
+            Body::Forward(data) => {
+                *body = (!data.is_empty()).then(|| Bytes::from(data));
+                Ok(())
+            }
+            Body::Stop(verdict) => Err(self.late_verdict(ctx, verdict)),
+        }
+    }
+
+    /// A verdict given once the upstream exchange began: the answer is left for
+    /// `fail_to_proxy` to write, and the exchange is aborted.
+    fn late_verdict(&self, ctx: &mut RequestCtx, verdict: Verdict) -> Box<Error> {
+        match verdict {
+            Verdict::Respond(local) => {
+                ctx.plugin_answer = Some(local);
+                Error::explain(ErrorType::HTTPStatus(599), "a plugin answered")
+            }
+            Verdict::Fail { .. } => {
+                ctx.rejection = Some(Rejection::PluginFailed);
+                Error::explain(ErrorType::HTTPStatus(503), "a plugin failed")
+            }
+            Verdict::TooLarge => {
+                ctx.rejection = Some(Rejection::BodyTooLarge);
+                Error::explain(ErrorType::HTTPStatus(413), "a plugin held too much body")
+            }
+            Verdict::Close | Verdict::Continue => closed(),
+        }
+    }
+
+    /// Runs the plugins on the response head.
+    pub(super) async fn plugins_on_response(
+        &self,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let Some(run) = ctx.plugins.as_mut().map(SyncWrapper::get_mut) else {
+            return Ok(());
+        };
+        let original = response_map(resp);
+        let mut map = original.clone();
+        let empty = matches!(resp.status.as_u16(), 204 | 304)
+            || resp
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .is_some_and(|v| v == "0");
+        let verdict = run.response_headers(&mut map, empty).await;
+        let replacement = match verdict {
+            Verdict::Continue => {
+                if map != original {
+                    *resp = response_from_map(&map).map_err(|e| {
+                        Error::because(ErrorType::InternalError, "plugin response change", e)
+                    })?;
+                }
+                return Ok(());
+            }
+            Verdict::Respond(local) => local,
+            Verdict::Fail { .. } | Verdict::TooLarge => {
+                let wants_json = ctx.wants_json;
+                let page = Rejection::PluginFailed.render(ctx.request_id().as_str(), wants_json);
+                ctx.rejection = Some(Rejection::PluginFailed);
+                let mut headers = HeaderList::default();
+                for (name, value) in page.headers {
+                    headers.add(name.as_bytes(), value.as_bytes());
+                }
+                LocalResponse {
+                    status: 503,
+                    headers,
+                    body: page.body.to_vec(),
+                    details: String::new(),
+                }
+            }
+            Verdict::Close => return Err(closed()),
+        };
+        let mut map = HeaderList::default();
+        map.add(b":status", replacement.status.to_string().as_bytes());
+        map.0.extend(replacement.headers.0);
+        let mut new = response_from_map(&map)
+            .map_err(|e| Error::because(ErrorType::InternalError, "plugin answer", e))?;
+        new.insert_header(
+            http::header::CONTENT_LENGTH,
+            replacement.body.len().to_string(),
+        )?;
+        *resp = new;
+        ctx.plugin_body = Some(replacement.body);
+        Ok(())
+    }
+
+    /// Runs the plugins on a response body chunk (or replaces the body by a plugin's answer).
+    pub(super) fn plugins_on_response_body(
+        &self,
+        body: &mut Option<Bytes>,
+        eos: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let Some(replacement) = &mut ctx.plugin_body {
+            *body = eos.then(|| Bytes::from(std::mem::take(replacement)));
+            return Ok(());
+        }
+        let Some(run) = ctx.plugins.as_mut().map(SyncWrapper::get_mut) else {
+            return Ok(());
+        };
+        let chunk = body.take().map(|b| b.to_vec()).unwrap_or_default();
+        match run.response_body(chunk, eos) {
+            Body::Forward(data) => {
+                *body = (!data.is_empty()).then(|| Bytes::from(data));
+                Ok(())
+            }
+            Body::Stop(verdict) => {
+                // The head is gone: nothing but closing the connection is left.
+                tracing::warn!(?verdict, "a plugin stopped a response already under way");
+                Err(closed())
+            }
+        }
+    }
+}
