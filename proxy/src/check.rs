@@ -51,10 +51,30 @@ pub fn summary(config: &Config) -> String {
             .rewrite_prefix
             .as_ref()
             .map_or(String::new(), |p| format!(" (rewritten to {p})"));
+        let plugins = if r.plugins.is_empty() {
+            String::new()
+        } else {
+            format!(", plugins {}", r.plugins.join(" > "))
+        };
         let _ = writeln!(
             out,
-            "route {}: {hosts}{}{rewrite} -> {}",
+            "route {}: {hosts}{}{rewrite} -> {}{plugins}",
             r.name, r.path_prefix, r.upstream
+        );
+    }
+    for (name, p) in &config.plugins {
+        let info = &p.plugin.info;
+        let fail = match info.fail {
+            crate::plugins::FailMode::Closed => "fails closed",
+            crate::plugins::FailMode::Open => "fails open",
+        };
+        let _ = writeln!(
+            out,
+            "plugin {name}: {} ({} bytes of configuration), {fail}, {} MiB, {} ms per call",
+            p.module_path.display(),
+            info.config.len(),
+            info.limits.memory >> 20,
+            info.limits.call_timeout.as_millis()
         );
     }
     out

@@ -127,3 +127,57 @@ async fn the_sdk_examples_behave_as_documented() {
     let r = get("config.test", "/").await.unwrap();
     assert_eq!(r.headers()["custom-header"], "from Vigie's YAML");
 }
+
+/// A config with http_config under `value`, from `module`.
+fn reload_config(app: std::net::SocketAddr, module: &str, value: &str) -> String {
+    format!(
+        r#"
+{LISTENERS}upstreams:
+  app: {{ backends: ["{app}"] }}
+plugins:
+  config: {{ module: "{module}", config: "{value}" }}
+routes:
+  - {{ name: app, path_prefix: /, upstream: app, access: public, plugins: [config] }}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugins_reload_with_the_config_and_a_broken_module_is_refused() {
+    let app = upstream("app").await;
+    let module = plugin_wasm("conformance_http_config").display().to_string();
+    let vigie = Vigie::start(&reload_config(app.addr, &module, "one"));
+    let http = client();
+    let header = || async {
+        let r = http.get(vigie.url("/")).send().await.unwrap();
+        r.headers()["custom-header"].to_str().unwrap().to_string()
+    };
+    assert_eq!(header().await, "one");
+    // A request paused across the reload would finish on its old instance; new ones get
+    // the new configuration.
+    vigie.rewrite_config(&reload_config(app.addr, &module, "two"));
+    vigie.signal("HUP");
+    let deadline = std::time::Instant::now() + support::DEADLINE;
+    while header().await != "two" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new configuration never served"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // A module that is not WebAssembly: the reload is refused, the plugin keeps serving.
+    let broken = vigie.dir.write("broken.wasm", "not a module");
+    let refused = vigie.metric("vigie_config_reloads_total{result=\"failure\"}");
+    vigie.rewrite_config(&reload_config(
+        app.addr,
+        &broken.display().to_string(),
+        "three",
+    ));
+    vigie.signal("HUP");
+    vigie.poll_until("the broken module to be refused", || {
+        vigie.metric("vigie_config_reloads_total{result=\"failure\"}") > refused
+    });
+    assert_eq!(header().await, "two");
+    let logged = vigie.json_logs(|v| v.to_string().contains("not a valid WebAssembly module"));
+    assert!(!logged.is_empty(), "the refusal names the reason");
+}

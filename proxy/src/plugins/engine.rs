@@ -206,3 +206,80 @@ fn nix_uid() -> u32 {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// A fresh private directory under the system's temporary one.
+    fn temp_dir(name: &str) -> PathBuf {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!("vigie-cache-{name}-{nanos}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        dir
+    }
+
+    fn wat(unique: &str) -> String {
+        format!(
+            r#"(module (memory (export "memory") 1) (func (export "proxy_abi_version_0_2_1"))
+               (func (export "malloc") (param i32) (result i32) (i32.const 0))
+               (global (export "{unique}") i32 (i32.const 0)))"#
+        )
+    }
+
+    #[test]
+    fn a_compiled_module_is_written_once_and_read_back() {
+        let dir = temp_dir("roundtrip");
+        let bytes = wat("roundtrip");
+        let loaded = load(bytes.as_bytes(), Some(&dir)).unwrap();
+        let files: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(files.len(), 1, "one file per module and engine");
+        let cache = DiskCache::open(&dir, engine()).unwrap();
+        let hash = module_hash(bytes.as_bytes());
+        let read = cache.read(&hash).expect("read back from disk");
+        assert_eq!(
+            read.exports()
+                .map(|e| e.name().to_string())
+                .collect::<Vec<_>>(),
+            loaded
+                .module
+                .exports()
+                .map(|e| e.name().to_string())
+                .collect::<Vec<_>>()
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_damaged_file_is_ignored_and_removed() {
+        let dir = temp_dir("damaged");
+        let cache = DiskCache::open(&dir, engine()).unwrap();
+        let hash = module_hash(b"damaged");
+        std::fs::write(cache.path(&hash), b"not machine code").unwrap();
+        assert!(cache.read(&hash).is_none());
+        assert!(
+            !cache.path(&hash).exists(),
+            "removed, so the next load rewrites it"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_directory_others_may_write_is_not_used() {
+        let dir = temp_dir("shared");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(DiskCache::open(&dir, engine()).is_none());
+        // Loading still works, compiled in memory only.
+        assert!(load(wat("shared").as_bytes(), Some(&dir)).is_ok());
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
