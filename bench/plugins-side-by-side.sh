@@ -28,9 +28,10 @@ need nginx wrk envoy taskset curl
 . bench/lib.sh
 cargo build --release -q -p vigie --bin vigie
 VIGIE_BIN=${CARGO_TARGET_DIR:-target}/release/vigie
-(cd plugins && cargo build --release -q --target wasm32-wasip1 --target-dir "$work/plugins-target" \
+PLUGINS_TARGET=${PLUGINS_TARGET:-$work/plugins-target}
+(cd plugins && cargo build --release -q --target wasm32-wasip1 --target-dir "$PLUGINS_TARGET" \
   -p conformance-http-config -p maintenance-window)
-WASM=$work/plugins-target/wasm32-wasip1/release
+WASM=$PLUGINS_TARGET/wasm32-wasip1/release
 CONFIG_VALUE="bench"
 WINDOW='{"windows": [{"from": "lundi 00:00", "to": "lundi 00:00"}]}'
 

@@ -24,8 +24,9 @@ use wasmtime::{Config, Engine, Module};
 
 use super::module::{ModuleError, PluginModule};
 
-/// How often the epoch advances.
-pub const EPOCH_TICK: Duration = Duration::from_millis(2);
+/// How often the epoch advances: call deadlines are rounded up to it. A 2 ms tick cost ~0.4%
+/// of a worker's CPU in wake-ups under load; 10 ms, a fifth of that.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Modules kept compiled in memory, at most (the oldest go first).
 const MEMORY_CACHE_ENTRIES: usize = 64;

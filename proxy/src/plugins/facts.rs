@@ -57,9 +57,9 @@ pub struct RequestFacts {
     /// The SNI the client asked for.
     pub server_name: Option<String>,
     /// The route's name.
-    pub route: String,
+    pub route: Arc<str>,
     /// The route's upstream.
-    pub upstream: String,
+    pub upstream: Arc<str>,
     /// Who is asking, on a protected route.
     pub identity: Option<Arc<Identity>>,
 }
@@ -80,8 +80,8 @@ impl RequestFacts {
             destination: None,
             tls_version: None,
             server_name: None,
-            route: String::new(),
-            upstream: String::new(),
+            route: "".into(),
+            upstream: "".into(),
             identity: None,
         }
     }

@@ -60,6 +60,12 @@ pub struct PluginRun {
     facts: Arc<RequestFacts>,
     /// Response callbacks run for filters `..responders` (all, or up to the one that answered).
     responders: usize,
+    /// Whether a plugin changed the request head, and whose context holds the latest one.
+    request_changed: bool,
+    request_holder: Option<usize>,
+    /// The same for the response head.
+    response_changed: bool,
+    response_holder: Option<usize>,
 }
 
 impl PluginRun {
@@ -69,25 +75,43 @@ impl PluginRun {
             filters: plugins.iter().cloned().map(Filter::new).collect(),
             facts: Arc::new(facts),
             responders: plugins.len(),
+            request_changed: false,
+            request_holder: None,
+            response_changed: false,
+            response_holder: None,
         }
     }
 
-    /// The request's headers (with pseudo-headers), which plugins may change in place.
-    pub async fn request_headers(&mut self, headers: &mut HeaderList, eos: bool) -> Verdict {
+    /// Runs the request-headers callbacks on `headers` (with pseudo-headers); what they
+    /// changed is then in [`PluginRun::changed_request`]. The list is moved, not copied, into
+    /// the last plugin's context (each plugin before it gets a copy).
+    pub async fn request_headers(&mut self, headers: HeaderList, eos: bool) -> Verdict {
+        let mut current = headers;
         for i in 0..self.filters.len() {
-            let f = &mut self.filters[i];
-            if !f.live() {
+            if !self.filters[i].live() {
                 continue;
             }
-            let step = match f.start(&self.facts, headers) {
+            let later = self.filters[i + 1..].iter().any(Filter::live);
+            let given = if later {
+                current.clone()
+            } else {
+                std::mem::take(&mut current)
+            };
+            let f = &mut self.filters[i];
+            let step = match f.start(&self.facts, given) {
                 Ok(()) => f.run(Callback::RequestHeaders(eos), |_, _| true).await,
                 Err(step) => step,
             };
-            f.with_stream(|s| {
-                if std::mem::take(&mut s.request_changed) {
-                    *headers = s.request.clone();
+            let changed = f.with_stream(|s| std::mem::take(&mut s.request_changed));
+            if changed.is_some() {
+                self.request_holder = Some(i);
+            }
+            if changed == Some(true) {
+                self.request_changed = true;
+                if later {
+                    current = f.with_stream(|s| s.request.clone()).unwrap_or_default();
                 }
-            });
+            }
             if let Step::Stop(verdict) = step {
                 if matches!(verdict, Verdict::Respond(_)) {
                     self.responders = i + 1;
@@ -96,6 +120,14 @@ impl PluginRun {
             }
         }
         Verdict::Continue
+    }
+
+    /// The request head as the plugins left it, if one of them changed it.
+    pub fn changed_request(&mut self) -> Option<HeaderList> {
+        if !std::mem::take(&mut self.request_changed) {
+            return None;
+        }
+        self.filters[self.request_holder?].with_stream(|s| s.request.clone())
     }
 
     /// A chunk of the request body: what to send upstream now (plugins may hold it).
@@ -137,28 +169,55 @@ impl PluginRun {
         Body::Forward(data)
     }
 
-    /// The response's headers (with `:status`), which plugins may change in place.
-    pub async fn response_headers(&mut self, headers: &mut HeaderList, eos: bool) -> Verdict {
+    /// Runs the response-headers callbacks (in reverse order) on `headers` (with
+    /// `:status`); what they changed is then in [`PluginRun::changed_response`].
+    pub async fn response_headers(&mut self, headers: HeaderList, eos: bool) -> Verdict {
+        let mut current = headers;
+        self.response_holder = None;
         for i in (0..self.responders).rev() {
-            let f = &mut self.filters[i];
-            if !f.live() || f.vm.is_none() {
+            if !self.filters[i].live() || self.filters[i].vm.is_none() {
                 continue;
             }
+            let later = self.filters[..i].iter().any(|f| f.live() && f.vm.is_some());
+            let given = if later {
+                current.clone()
+            } else {
+                std::mem::take(&mut current)
+            };
+            let f = &mut self.filters[i];
             f.with_stream(|s| {
-                s.response = headers.clone();
+                s.response = given;
                 s.response_changed = false;
             });
             let step = f.run(Callback::ResponseHeaders(eos), |_, _| true).await;
-            f.with_stream(|s| {
-                if std::mem::take(&mut s.response_changed) {
-                    *headers = s.response.clone();
+            let changed = f.with_stream(|s| std::mem::take(&mut s.response_changed));
+            if changed.is_some() {
+                self.response_holder = Some(i);
+            }
+            if changed == Some(true) {
+                self.response_changed = true;
+                if later {
+                    current = f.with_stream(|s| s.response.clone()).unwrap_or_default();
                 }
-            });
+            }
             if let Step::Stop(verdict) = step {
                 return verdict;
             }
         }
         Verdict::Continue
+    }
+
+    /// The response head as the plugins left it, if one of them changed it.
+    pub fn changed_response(&mut self) -> Option<HeaderList> {
+        if !std::mem::take(&mut self.response_changed) {
+            return None;
+        }
+        self.response_head()
+    }
+
+    /// The response head as the last plugin to see it holds it (none if no plugin ran).
+    pub fn response_head(&mut self) -> Option<HeaderList> {
+        self.filters[self.response_holder?].with_stream(|s| s.response.clone())
     }
 
     /// A chunk of the response body: what to send the client now. Nothing waits here (the

@@ -98,7 +98,7 @@ async fn run_once(plugin: &Arc<Plugin>) -> Verdict {
         std::slice::from_ref(plugin),
         RequestFacts::offline("GET", "/", "ent.test"),
     );
-    let verdict = run.request_headers(&mut request(), true).await;
+    let verdict = run.request_headers(request(), true).await;
     run.finish();
     verdict
 }
@@ -169,12 +169,12 @@ async fn a_trap_mid_request_fails_the_response_and_the_context_is_not_called_aga
         RequestFacts::offline("GET", "/", "ent.test"),
     );
     assert!(matches!(
-        run.request_headers(&mut request(), true).await,
+        run.request_headers(request(), true).await,
         Verdict::Continue
     ));
     let mut response = HeaderList::default();
     response.add(b":status", b"200");
-    match run.response_headers(&mut response, true).await {
+    match run.response_headers(response, true).await {
         Verdict::Fail {
             fault: Fault::Trap(why),
             ..
@@ -251,6 +251,13 @@ const OUT_OF_BOUNDS: &[(&str, &str, &str)] = &[
     ("proxy_define_metric", "0 BAD 5 BAD", "6"),
     ("proxy_get_metric", "0 BAD", "6 1"),
     ("proxy_call_foreign_function", "BAD 5 BAD 5 BAD BAD", "1"),
+    (
+        "proxy_grpc_call",
+        "BAD 5 BAD 5 BAD 5 BAD 5 BAD 5 100 BAD",
+        "10",
+    ),
+    ("proxy_grpc_stream", "BAD 5 BAD 5 BAD 5 BAD 5 BAD", "10"),
+    ("proxy_grpc_send", "1 BAD 5 0", "1"),
 ];
 
 /// The WASI functions taking a pointer: `(name, wasm params, args, errnos accepted)`.

@@ -162,11 +162,11 @@ impl Vm {
         let root = vm.store.data_mut().allocate_id();
         vm.store.data_mut().root = root;
         vm.store.data_mut().phase = Phase::Running;
-        vm.invoke(vm.callbacks.context_create.clone(), root, (root as i32, 0))?;
+        vm.invoke(|c| c.context_create.as_ref(), root, (root as i32, 0))?;
         let info = vm.store.data().plugin.clone();
         vm.store.data_mut().phase = Phase::VmStart;
         let started = vm.invoke(
-            vm.callbacks.vm_start.clone(),
+            |c| c.vm_start.as_ref(),
             root,
             (root as i32, info.vm_config.len() as i32),
         );
@@ -176,7 +176,7 @@ impl Vm {
                 return Err(Fault::Refused("proxy_on_vm_start returned false".into()));
             }
             vm.invoke(
-                vm.callbacks.configure.clone(),
+                |c| c.configure.as_ref(),
                 root,
                 (root as i32, info.config.len() as i32),
             )
@@ -191,16 +191,16 @@ impl Vm {
     }
 
     /// Calls `f` (if exported) as a callback of context `ctx`; see the module docs.
-    pub fn invoke<P: WasmParams, R: WasmResults + Default>(
+    fn invoke<P: WasmParams, R: WasmResults + Default>(
         &mut self,
-        f: Option<TypedFunc<P, R>>,
+        pick: impl FnOnce(&Callbacks) -> Option<&TypedFunc<P, R>>,
         ctx: u32,
         args: P,
     ) -> Result<R, Fault> {
         if let Some(fault) = &self.poisoned {
             return Err(fault.clone());
         }
-        let Some(f) = f else {
+        let Some(f) = pick(&self.callbacks) else {
             return Ok(R::default());
         };
         let state = self.store.data_mut();
@@ -232,7 +232,7 @@ impl Vm {
     pub fn create_stream(&mut self, ctx: u32) -> Result<(), Fault> {
         let root = self.store.data().root;
         self.invoke(
-            self.callbacks.context_create.clone(),
+            |c| c.context_create.as_ref(),
             ctx,
             (ctx as i32, root as i32),
         )
@@ -240,36 +240,48 @@ impl Vm {
 
     /// `proxy_on_request_headers`; `true` to pause.
     pub fn on_request_headers(&mut self, ctx: u32, n: usize, eos: bool) -> Result<bool, Fault> {
-        let f = self.callbacks.request_headers.clone();
-        self.invoke(f, ctx, (ctx as i32, n as i32, eos.into()))
-            .map(|a| a != 0)
+        self.invoke(
+            |c| c.request_headers.as_ref(),
+            ctx,
+            (ctx as i32, n as i32, eos.into()),
+        )
+        .map(|a| a != 0)
     }
 
     /// `proxy_on_request_body`; `true` to pause.
     pub fn on_request_body(&mut self, ctx: u32, size: usize, eos: bool) -> Result<bool, Fault> {
-        let f = self.callbacks.request_body.clone();
-        self.invoke(f, ctx, (ctx as i32, size as i32, eos.into()))
-            .map(|a| a != 0)
+        self.invoke(
+            |c| c.request_body.as_ref(),
+            ctx,
+            (ctx as i32, size as i32, eos.into()),
+        )
+        .map(|a| a != 0)
     }
 
     /// `proxy_on_response_headers`; `true` to pause.
     pub fn on_response_headers(&mut self, ctx: u32, n: usize, eos: bool) -> Result<bool, Fault> {
-        let f = self.callbacks.response_headers.clone();
-        self.invoke(f, ctx, (ctx as i32, n as i32, eos.into()))
-            .map(|a| a != 0)
+        self.invoke(
+            |c| c.response_headers.as_ref(),
+            ctx,
+            (ctx as i32, n as i32, eos.into()),
+        )
+        .map(|a| a != 0)
     }
 
     /// `proxy_on_response_body`; `true` to pause.
     pub fn on_response_body(&mut self, ctx: u32, size: usize, eos: bool) -> Result<bool, Fault> {
-        let f = self.callbacks.response_body.clone();
-        self.invoke(f, ctx, (ctx as i32, size as i32, eos.into()))
-            .map(|a| a != 0)
+        self.invoke(
+            |c| c.response_body.as_ref(),
+            ctx,
+            (ctx as i32, size as i32, eos.into()),
+        )
+        .map(|a| a != 0)
     }
 
     /// `proxy_on_tick` on the root context.
     pub fn on_tick(&mut self) -> Result<(), Fault> {
         let root = self.store.data().root;
-        self.invoke(self.callbacks.tick.clone(), root, (root as i32,))
+        self.invoke(|c| c.tick.as_ref(), root, (root as i32,))
     }
 
     /// Delivers the answer to callout `token` (`proxy_on_http_call_response` on the root
@@ -300,9 +312,8 @@ impl Vm {
             answer.trailers.len() as i32,
         );
         state.answer = Some(answer);
-        let f = self.callbacks.http_call_response.clone();
         let r = self.invoke(
-            f,
+            |c| c.http_call_response.as_ref(),
             root,
             (root as i32, token as i32, sizes.0, sizes.1, sizes.2),
         );
@@ -315,9 +326,9 @@ impl Vm {
     pub fn end_stream(&mut self, ctx: u32) -> Result<(), Fault> {
         if self.store.data().streams.contains_key(&ctx) {
             let result = self
-                .invoke(self.callbacks.done.clone(), ctx, (ctx as i32,))
-                .and_then(|_| self.invoke(self.callbacks.log.clone(), ctx, (ctx as i32,)))
-                .and_then(|()| self.invoke(self.callbacks.delete.clone(), ctx, (ctx as i32,)));
+                .invoke(|c| c.done.as_ref(), ctx, (ctx as i32,))
+                .and_then(|_| self.invoke(|c| c.log.as_ref(), ctx, (ctx as i32,)))
+                .and_then(|()| self.invoke(|c| c.delete.as_ref(), ctx, (ctx as i32,)));
             let state = self.store.data_mut();
             state.streams.remove(&ctx);
             state.pending.retain(|_, owner| *owner != ctx);

@@ -1,15 +1,13 @@
-//! Pingora's requests and responses as the plugin driver sees them, and back.
-//!
-//! Request maps carry `:authority`, `:path`, `:method`, `:scheme` first (HTTP/2 style, as
-//! Envoy gives them; `Host` becomes `:authority`), response maps `:status`. What plugins
-//! change is written back into the real request or response: method, path (the route's
-//! rewrite then applies to the new path), `Host`, status and every header.
+//! The route's plugins in Pingora's phases: the request head after authentication, the
+//! request body, the response head and body, and the plugin's answers (see
+//! [`crate::plugins::stream`] for the driver; [`maps`] for the conversions).
 
-use std::net::SocketAddr;
+mod maps;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
-use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 use pingora::{Error, ErrorSource, ErrorType, Result};
 use sync_wrapper::SyncWrapper;
@@ -17,142 +15,11 @@ use sync_wrapper::SyncWrapper;
 use super::EdgeProxy;
 use super::ctx::RequestCtx;
 use crate::pages::Rejection;
-use crate::plugins::{Body, HeaderList, LocalResponse, PluginRun, RequestFacts, Verdict};
+use crate::plugins::{Body, HeaderList, LocalResponse, PluginRun, Verdict};
 use crate::routing::Route;
-
-/// Why a plugin's change cannot be applied.
-#[derive(Debug, thiserror::Error)]
-#[error("a plugin set an invalid {0}")]
-pub(super) struct BadChange(&'static str);
-
-/// What plugins know of the request.
-pub(super) fn facts(session: &Session, ctx: &mut RequestCtx, route: &Route) -> RequestFacts {
-    let req = session.req_header();
-    let inet = |a: Option<&pingora::protocols::l4::socket::SocketAddr>| -> Option<SocketAddr> {
-        a.and_then(|a| a.as_inet()).copied()
-    };
-    let tls = session.digest().and_then(|d| d.ssl_digest.clone());
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    RequestFacts {
-        id: ctx.request_id().as_str().to_string(),
-        method: req.method.as_str().to_string(),
-        path: path_and_query(req).to_string(),
-        scheme,
-        host: authority(req).to_string(),
-        protocol: match req.version {
-            http::Version::HTTP_2 => "HTTP/2",
-            http::Version::HTTP_10 => "HTTP/1.0",
-            _ => "HTTP/1.1",
-        },
-        time: std::time::SystemTime::now(),
-        started: std::time::Instant::now(),
-        source: inet(session.client_addr()),
-        destination: inet(session.server_addr()),
-        tls_version: tls.map(|t| t.version.to_string()),
-        server_name: None,
-        route: route.spec.name.clone(),
-        upstream: route.spec.upstream.clone(),
-        identity: ctx.identity.as_ref().map(|a| a.identity.clone()),
-    }
-}
-
-fn path_and_query(req: &RequestHeader) -> &str {
-    req.uri.path_and_query().map_or("/", |p| p.as_str())
-}
-
-fn authority(req: &RequestHeader) -> &str {
-    req.uri.authority().map(|a| a.as_str()).unwrap_or_else(|| {
-        req.headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("")
-    })
-}
-
-/// The request head as a plugin map.
-pub(super) fn request_map(req: &RequestHeader, scheme: &str) -> HeaderList {
-    let mut map = HeaderList(Vec::with_capacity(req.headers.len() + 4));
-    map.add(b":authority", authority(req).as_bytes());
-    map.add(b":path", path_and_query(req).as_bytes());
-    map.add(b":method", req.method.as_str().as_bytes());
-    map.add(b":scheme", scheme.as_bytes());
-    for (name, value) in &req.headers {
-        if name != http::header::HOST {
-            map.0
-                .push((name.as_str().as_bytes().to_vec(), value.as_bytes().to_vec()));
-        }
-    }
-    map
-}
-
-/// Writes `map` into `req`; `Ok(Some(path))` when the path changed.
-pub(super) fn apply_request_map(
-    map: &HeaderList,
-    req: &mut RequestHeader,
-) -> Result<Option<String>, BadChange> {
-    if let Some(method) = map.get(b":method")
-        && method != req.method.as_str().as_bytes()
-    {
-        let method = http::Method::from_bytes(method).map_err(|_| BadChange(":method"))?;
-        req.set_method(method);
-    }
-    let mut new_path = None;
-    if let Some(path) = map.get(b":path")
-        && path != path_and_query(req).as_bytes()
-    {
-        let uri = http::Uri::builder()
-            .path_and_query(path)
-            .build()
-            .map_err(|_| BadChange(":path"))?;
-        new_path = Some(uri.path_and_query().map_or("/", |p| p.as_str()).to_string());
-        req.set_uri(uri);
-    }
-    let names: Vec<http::HeaderName> = req.headers.keys().cloned().collect();
-    for name in names {
-        req.remove_header(&name);
-    }
-    if let Some(host) = map.get(b":authority").filter(|h| !h.is_empty()) {
-        let host = http::HeaderValue::from_bytes(host).map_err(|_| BadChange(":authority"))?;
-        req.insert_header(http::header::HOST, host)
-            .map_err(|_| BadChange(":authority"))?;
-    }
-    for (name, value) in map.0.iter().filter(|(n, _)| !n.starts_with(b":")) {
-        let name = http::HeaderName::from_bytes(name).map_err(|_| BadChange("header name"))?;
-        let value = http::HeaderValue::from_bytes(value).map_err(|_| BadChange("header value"))?;
-        req.append_header(name, value)
-            .map_err(|_| BadChange("header"))?;
-    }
-    Ok(new_path)
-}
-
-/// The response head as a plugin map.
-pub(super) fn response_map(resp: &ResponseHeader) -> HeaderList {
-    let mut map = HeaderList(Vec::with_capacity(resp.headers.len() + 1));
-    map.add(b":status", resp.status.as_str().as_bytes());
-    for (name, value) in &resp.headers {
-        map.0
-            .push((name.as_str().as_bytes().to_vec(), value.as_bytes().to_vec()));
-    }
-    map
-}
-
-/// A response head from `map` (status from `:status`, 200 if absent).
-pub(super) fn response_from_map(map: &HeaderList) -> Result<ResponseHeader, BadChange> {
-    let status = map
-        .get(b":status")
-        .and_then(|s| std::str::from_utf8(s).ok())
-        .and_then(|s| s.parse::<u16>().ok())
-        .unwrap_or(200);
-    let mut resp =
-        ResponseHeader::build(status, Some(map.len())).map_err(|_| BadChange(":status"))?;
-    for (name, value) in map.0.iter().filter(|(n, _)| !n.starts_with(b":")) {
-        let name = http::HeaderName::from_bytes(name).map_err(|_| BadChange("header name"))?;
-        let value = http::HeaderValue::from_bytes(value).map_err(|_| BadChange("header value"))?;
-        resp.append_header(name, value)
-            .map_err(|_| BadChange("header"))?;
-    }
-    Ok(resp)
-}
+use maps::{
+    apply_request_map, apply_response_map, facts, request_map, response_from_map, response_map,
+};
 
 /// The error that makes Pingora drop the client connection without an answer.
 fn closed() -> Box<Error> {
@@ -173,14 +40,14 @@ impl EdgeProxy {
             return Ok(false);
         }
         let facts = facts(session, ctx, route);
-        let original = request_map(session.req_header(), facts.scheme);
+        let map = request_map(session.req_header(), facts.scheme);
         let mut run = PluginRun::new(&route.plugins, facts);
-        let mut map = original.clone();
         let eos = session.is_body_empty();
-        let verdict = run.request_headers(&mut map, eos).await;
+        let verdict = run.request_headers(map, eos).await;
+        let changed = run.changed_request();
         ctx.plugin_request_eos = eos;
         ctx.plugins = Some(SyncWrapper::new(run));
-        if map != original {
+        if let Some(map) = changed {
             match apply_request_map(&map, session.req_header_mut()) {
                 Ok(Some(path)) => {
                     let (p, q) = path
@@ -242,7 +109,10 @@ impl EdgeProxy {
         let mut body = local.body.clone();
         if let Some(run) = ctx.plugins.as_mut().map(SyncWrapper::get_mut) {
             // A second answer from these callbacks is ignored: the first one stands.
-            let _ = run.response_headers(&mut map, body.is_empty()).await;
+            let _ = run.response_headers(map.clone(), body.is_empty()).await;
+            if let Some(seen) = run.response_head() {
+                map = seen;
+            }
             if let Body::Forward(b) = run.response_body(std::mem::take(&mut body), true) {
                 body = b;
             } else {
@@ -318,18 +188,16 @@ impl EdgeProxy {
         let Some(run) = ctx.plugins.as_mut().map(SyncWrapper::get_mut) else {
             return Ok(());
         };
-        let original = response_map(resp);
-        let mut map = original.clone();
         let empty = matches!(resp.status.as_u16(), 204 | 304)
             || resp
                 .headers
                 .get(http::header::CONTENT_LENGTH)
                 .is_some_and(|v| v == "0");
-        let verdict = run.response_headers(&mut map, empty).await;
+        let verdict = run.response_headers(response_map(resp), empty).await;
         let replacement = match verdict {
             Verdict::Continue => {
-                if map != original {
-                    *resp = response_from_map(&map).map_err(|e| {
+                if let Some(map) = run.changed_response() {
+                    apply_response_map(&map, resp).map_err(|e| {
                         Error::because(ErrorType::InternalError, "plugin response change", e)
                     })?;
                 }

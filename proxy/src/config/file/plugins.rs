@@ -47,7 +47,7 @@ pub enum PluginFailSection {
 pub struct PluginLimitsSection {
     /// Linear memory per instance (default 64MiB).
     pub memory: Option<Spanned<ByteSize>>,
-    /// Time one callback may run (default 100ms).
+    /// Time one callback may run, counted in 10 ms epoch ticks (default 100ms).
     pub call_timeout: Option<Spanned<Duration>>,
     /// Time a request may stay paused by the plugin (default 10s).
     pub pause_timeout: Option<Spanned<Duration>>,

@@ -67,9 +67,11 @@ pub(super) async fn exchange(plugin: &Arc<Plugin>, r: &TestRequest) -> Outcome {
         })
     });
     let mut run = PluginRun::new(std::slice::from_ref(plugin), facts);
-    let mut request = request_map(r, method, host);
-    let original = request.clone();
-    let mut verdict = run.request_headers(&mut request, r.body.is_none()).await;
+    let original = request_map(r, method, host);
+    let mut verdict = run
+        .request_headers(original.clone(), r.body.is_none())
+        .await;
+    let request = run.changed_request().unwrap_or_else(|| original.clone());
     if let (Verdict::Continue, Some(body)) = (&verdict, &r.body)
         && let Body::Stop(v) = run.request_body(body.clone().into_bytes(), true).await
     {
@@ -124,7 +126,12 @@ pub(super) async fn exchange(plugin: &Arc<Plugin>, r: &TestRequest) -> Outcome {
 /// Runs the response callbacks over `resp` and records what the client gets.
 async fn respond(run: &mut PluginRun, resp: LocalResponse, outcome: &mut Outcome) {
     let mut map = map_of(resp.status, resp.headers.0);
-    let verdict = run.response_headers(&mut map, resp.body.is_empty()).await;
+    let verdict = run
+        .response_headers(map.clone(), resp.body.is_empty())
+        .await;
+    if let Some(seen) = run.response_head() {
+        map = seen;
+    }
     let body = match verdict {
         Verdict::Continue => match run.response_body(resp.body.clone(), true) {
             Body::Forward(b) => b,

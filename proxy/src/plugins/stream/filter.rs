@@ -30,8 +30,10 @@ pub(super) struct Filter {
     pub(super) plugin: Arc<Plugin>,
     pub(super) vm: Option<Arc<Mutex<Vm>>>,
     ctx: u32,
-    wake: Arc<Notify>,
-    inflight: InFlight,
+    /// The stream's wake-up, once it has a context.
+    wake: Option<Arc<Notify>>,
+    /// Callouts on their way (allocated with the first one).
+    inflight: Option<InFlight>,
     pub(super) life: Life,
 }
 
@@ -94,6 +96,17 @@ impl Filter {
         }
     }
 
+    /// Sends the callouts the last callback dispatched.
+    fn send(&mut self, vm: &mut Vm) {
+        if !vm.state().outgoing.is_empty() {
+            send_outgoing(
+                &self.plugin,
+                vm,
+                self.inflight.get_or_insert_with(InFlight::new),
+            );
+        }
+    }
+
     /// Applies `f` to the request's stream context, if it has one.
     pub(super) fn with_stream<R>(&self, f: impl FnOnce(&mut StreamState) -> R) -> Option<R> {
         let mut vm = self.vm.as_ref()?.lock();
@@ -120,8 +133,8 @@ impl Filter {
             plugin,
             vm: None,
             ctx: 0,
-            wake: Arc::new(Notify::new()),
-            inflight: InFlight::new(),
+            wake: None,
+            inflight: None,
             life: Life::New,
         }
     }
@@ -130,7 +143,7 @@ impl Filter {
     pub(super) fn start(
         &mut self,
         facts: &Arc<RequestFacts>,
-        headers: &HeaderList,
+        headers: HeaderList,
     ) -> Result<(), Step> {
         if !matches!(self.life, Life::New) {
             return Ok(());
@@ -140,8 +153,8 @@ impl Filter {
             let mut guard = vm.lock();
             let state = guard.state();
             let ctx = state.allocate_id();
-            let stream = StreamState::new(state.root, facts.clone(), headers.clone());
-            self.wake = stream.wake.clone();
+            let stream = StreamState::new(state.root, facts.clone(), headers);
+            self.wake = Some(stream.wake.clone());
             state.streams.insert(ctx, stream);
             self.ctx = ctx;
             guard.create_stream(ctx)
@@ -172,7 +185,7 @@ impl Filter {
             stream.actions.resume_response = false;
             match call_on(&mut guard, callback, self.ctx) {
                 Ok(p) => {
-                    send_outgoing(&self.plugin, &mut guard, &mut self.inflight);
+                    self.send(&mut guard);
                     p
                 }
                 Err(f) => {
@@ -184,7 +197,7 @@ impl Filter {
         loop {
             {
                 let mut guard = vm.lock();
-                let has_inflight = !self.inflight.is_empty();
+                let has_inflight = self.inflight.as_ref().is_some_and(|f| !f.is_empty());
                 let Some(stream) = guard.state().streams.get_mut(&self.ctx) else {
                     return Step::Continue;
                 };
@@ -204,22 +217,33 @@ impl Filter {
                     return Step::Hold;
                 }
             }
+            let wake = self.wake.clone().unwrap_or_default();
             tokio::select! {
-                Some((token, answer)) = self.inflight.next(), if !self.inflight.is_empty() => {
+                Some((token, answer)) = next_answer(&mut self.inflight) => {
                     let mut guard = vm.lock();
                     if let Err(f) = guard.deliver(token, answer) {
                         drop(guard);
                         return self.fail(f);
                     }
-                    send_outgoing(&self.plugin, &mut guard, &mut self.inflight);
+                    self.send(&mut guard);
                 }
-                () = self.wake.notified() => {}
+                () = wake.notified() => {}
                 () = tokio::time::sleep_until(deadline) => {
                     let ms = self.plugin.info.limits.pause_timeout.as_millis() as u64;
                     return self.fail(Fault::PauseTimeout(ms));
                 }
             }
         }
+    }
+}
+
+/// The next callout answer; never, when none is on its way.
+async fn next_answer(
+    inflight: &mut Option<InFlight>,
+) -> Option<(u32, Result<crate::plugins::state::CalloutAnswer, String>)> {
+    match inflight {
+        Some(f) if !f.is_empty() => f.next().await,
+        _ => std::future::pending().await,
     }
 }
 
