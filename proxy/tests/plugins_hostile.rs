@@ -1,8 +1,8 @@
-//! Hostile and broken plugins against the built binary: a plugin stuck in a loop answers 503
-//! within its deadline (or lets requests through when it fails open) while every other route
-//! keeps serving, failures are counted; and modules that cannot run — no allocator, ABI
-//! 0.1.0, a configuration the plugin refuses — are refused at load, naming the YAML path,
-//! the line and the reason.
+//! Hostile and broken plugins against the built binary: a plugin stuck in a loop or growing
+//! its memory past the cap answers 503 (or lets requests through when it fails open) while
+//! every other route keeps serving, failures are counted; and modules that cannot run — no
+//! allocator, ABI 0.1.0, a configuration the plugin refuses — are refused at load, naming
+//! the YAML path, the line and the reason.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -28,12 +28,22 @@ fn plugin(body: &str, configure: i32, marker: &str, allocator: &str) -> String {
 }
 
 const LOOP: &str = "(loop (br 0)) (i32.const 0)";
+const GROW: &str = "(loop (drop (memory.grow (i32.const 16))) (br 0)) (i32.const 0)";
 const PASS: &str = "(i32.const 0)";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_looping_plugin_fails_its_requests_and_nothing_else() {
+async fn looping_and_greedy_plugins_fail_their_requests_and_nothing_else() {
     let app = upstream("app").await;
     let dir = TempDir::new();
+    dir.write(
+        "grow.wat",
+        plugin(
+            GROW,
+            1,
+            "proxy_abi_version_0_2_1",
+            "proxy_on_memory_allocate",
+        ),
+    );
     dir.write(
         "loop.wat",
         plugin(
@@ -52,9 +62,11 @@ async fn a_looping_plugin_fails_its_requests_and_nothing_else() {
 plugins:
   stuck: {{ module: loop.wat, limits: {{ call_timeout: 20ms }} }}
   stuck-open: {{ module: loop.wat, fail: open, limits: {{ call_timeout: 20ms }} }}
+  greedy: {{ module: grow.wat, limits: {{ memory: 2MiB }} }}
 routes:
   - {{ name: closed, path_prefix: /closed, upstream: app, access: public, plugins: [stuck] }}
   - {{ name: open, path_prefix: /open, upstream: app, access: public, plugins: [stuck-open] }}
+  - {{ name: greedy, path_prefix: /greedy, upstream: app, access: public, plugins: [greedy] }}
   - {{ name: plain, path_prefix: /, upstream: app, access: public }}
 "#,
             app = app.addr
@@ -95,6 +107,15 @@ routes:
         http.get(vigie.url("/page")).send().await.unwrap().status(),
         200
     );
+    // Memory past the cap: the same, counted as such.
+    let greedy = http.get(vigie.url("/greedy/page")).send().await.unwrap();
+    assert_eq!(greedy.status(), 503);
+    assert_eq!(
+        http.get(vigie.url("/page")).send().await.unwrap().status(),
+        200
+    );
+    let memory = vigie.metric(r#"vigie_plugin_failures_total{plugin="greedy",reason="memory"}"#);
+    assert_eq!(memory, 1.0);
     let stuck = vigie.metric(r#"vigie_plugin_failures_total{plugin="stuck",reason="timeout"}"#);
     assert!(stuck >= 2.0, "{stuck}");
     let logged = vigie.json_logs(|v| v["plugin"] == "stuck" && v["level"] == "ERROR");
