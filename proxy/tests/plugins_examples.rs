@@ -77,6 +77,7 @@ async fn env() -> Env {
 upstreams:
   app: {{ backends: ["{app}"] }}
   annuaire: {{ backends: ["{directory}"] }}
+  down: {{ backends: ["127.0.0.1:9"], connect_timeout: 1s }}
 plugins:
   children: {{ module: "{children}", config: {{ path_prefix: /livret/eleves/ }} }}
   pilote: {{ module: "{uai}", config: {{ uai: ["0440001A"], profiles: [eleve, responsable] }} }}
@@ -95,6 +96,7 @@ routes:
   - {{ name: bourses-2099, path_prefix: /futur, upstream: app, access: {{ bearer: [idp] }}, plugins: [campagne-future] }}
   - {{ name: annuaire, path_prefix: /compte, upstream: app, access: {{ bearer: [idp] }}, plugins: [annuaire] }}
   - {{ name: who, path_prefix: /t/property, upstream: app, access: {{ bearer: [idp] }}, plugins: [hostcalls] }}
+  - {{ name: hostcalls-down, path_prefix: /t/down, upstream: down, access: public, plugins: [hostcalls] }}
   - {{ name: hostcalls, path_prefix: /t, upstream: app, access: public, plugins: [hostcalls] }}
 "#,
         issuer = idp.issuer,
@@ -333,6 +335,24 @@ async fn the_hostcalls_plugin_exercises_every_host_function() {
             "{expected} in\n{lines}"
         );
     }
+
+    // on_log runs for every request the plugin saw: answered locally, proxied, or failed
+    // upstream (502 from Vigie).
+    assert_eq!(env.get("/t/down/page", None).await.status(), 502);
+    let logged = |what: &str| {
+        env.vigie
+            .json_logs(|v| v["plugin"] == "hostcalls")
+            .iter()
+            .any(|v| {
+                v["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .ends_with(&format!(" logged {what}"))
+            })
+    };
+    env.vigie.poll_until("on_log for each kind of request", || {
+        logged("respond") && logged("set-headers") && logged("down")
+    });
 
     // A reset request: the connection is closed without an answer.
     assert!(

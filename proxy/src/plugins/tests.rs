@@ -14,13 +14,19 @@ use super::runtime::{LogSink, NoTransport};
 use super::*;
 
 /// A module: a bump allocator, every lifecycle export, and `body` (which may define
-/// `$request_headers` and `$response_headers`, each `(param i32 i32 i32) (result i32)`).
+/// `$request_headers` and `$response_headers`, each `(param i32 i32 i32) (result i32)`, and
+/// `$done` `(param i32) (result i32)`, `$log` and `$delete` `(param i32)`).
 pub(super) fn module(imports: &str, body: &str) -> String {
     let default = |name: &str| {
+        let signature = match name {
+            "done" => "(param i32) (result i32) (i32.const 1)",
+            "log" | "delete" => "(param i32)",
+            _ => "(param i32 i32 i32) (result i32) (i32.const 0)",
+        };
         if body.contains(&format!("(func ${name}")) {
             String::new()
         } else {
-            format!("(func ${name} (param i32 i32 i32) (result i32) (i32.const 0))")
+            format!("(func ${name} {signature})")
         }
     };
     format!(
@@ -37,16 +43,19 @@ pub(super) fn module(imports: &str, body: &str) -> String {
   (func (export "proxy_on_context_create") (param i32 i32))
   (func (export "proxy_on_vm_start") (param i32 i32) (result i32) (i32.const 1))
   (func (export "proxy_on_configure") (param i32 i32) (result i32) (i32.const 1))
-  (func (export "proxy_on_done") (param i32) (result i32) (i32.const 1))
-  (func (export "proxy_on_log") (param i32))
-  (func (export "proxy_on_delete") (param i32))
+  (export "proxy_on_done" (func $done))
+  (export "proxy_on_log" (func $log))
+  (export "proxy_on_delete" (func $delete))
   (export "proxy_on_request_headers" (func $request_headers))
   (export "proxy_on_response_headers" (func $response_headers))
-  {rh} {rs}
+  {rh} {rs} {done} {log} {delete}
   {body}
 )"#,
         rh = default("request_headers"),
         rs = default("response_headers"),
+        done = default("done"),
+        log = default("log"),
+        delete = default("delete"),
     )
 }
 
@@ -334,4 +343,46 @@ async fn pointers_outside_memory_get_a_status_in_every_host_function_never_a_cra
         sink.lock()
     );
     assert_eq!(failures(&plugin, "trap"), 0);
+}
+
+#[tokio::test]
+async fn every_context_ends_with_done_log_delete_even_when_the_request_is_dropped() {
+    let log = |name: &str, at: usize| {
+        format!(
+            r#"(func ${name} (param i32) {result}
+                 (drop (call $proxy_log (i32.const 2) (i32.const {at}) (i32.const {len}))) {value})
+               (data (i32.const {at}) "{name}")"#,
+            result = if name == "done" { "(result i32)" } else { "" },
+            value = if name == "done" { "(i32.const 1)" } else { "" },
+            len = name.len(),
+        )
+    };
+    let body = format!(
+        "{} {} {}",
+        log("done", 1024),
+        log("log", 1088),
+        log("delete", 1152)
+    );
+    let imports =
+        r#"(import "env" "proxy_log" (func $proxy_log (param i32 i32 i32) (result i32)))"#;
+    let (plugin, sink) = load(&module(imports, &body), limits(), FailMode::Closed);
+    let lines = || {
+        sink.lock()
+            .iter()
+            .map(|(_, l)| l.clone())
+            .collect::<Vec<_>>()
+    };
+    // Finished normally.
+    assert!(matches!(run_once(&plugin).await, Verdict::Continue));
+    assert_eq!(lines(), ["done", "log", "delete"]);
+    // Dropped mid-way (a client gone, a task cancelled): the same, once.
+    sink.lock().clear();
+    let facts = RequestFacts::offline("GET", "/", "ent.test");
+    let mut run = PluginRun::new(std::slice::from_ref(&plugin), facts);
+    assert!(matches!(
+        run.request_headers(request(), false).await,
+        Verdict::Continue
+    ));
+    drop(run);
+    assert_eq!(lines(), ["done", "log", "delete"]);
 }

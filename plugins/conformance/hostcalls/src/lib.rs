@@ -16,6 +16,8 @@
 //! | `/t/close` | resets the request |
 //! | `/t/trap` | panics (the instance traps) |
 //! | `/t/bad` | calls host functions with invalid arguments; answers `name=status` per line |
+//!
+//! Every request logs `#ID <what>` when it starts and `#ID logged <what>` from `on_log`.
 
 use std::time::Duration;
 
@@ -160,6 +162,10 @@ impl HttpContext for Calls {
             200,
             &format!("got {size} bytes: {}", String::from_utf8_lossy(&body)),
         )
+    }
+
+    fn on_log(&mut self) {
+        self.log_call(&format!("#{} logged {}", self.id, self.what));
     }
 
     fn on_http_response_headers(&mut self, _headers: usize, _eos: bool) -> Action {
