@@ -181,3 +181,38 @@ async fn plugins_reload_with_the_config_and_a_broken_module_is_refused() {
     let logged = vigie.json_logs(|v| v.to_string().contains("not a valid WebAssembly module"));
     assert!(!logged.is_empty(), "the refusal names the reason");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_takes_compiled_modules_from_the_cache() {
+    let app = upstream("app").await;
+    let module = plugin_wasm("conformance_http_config").display().to_string();
+    let cache = support::TempDir::new();
+    std::fs::set_permissions(
+        cache.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let yaml = format!(
+        "server: {{ plugin_cache: \"{}\" }}\n{}",
+        cache.path().display(),
+        reload_config(app.addr, &module, "cached")
+    );
+    let files = || -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
+        std::fs::read_dir(cache.path())
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.path(), e.metadata().unwrap().modified().unwrap())
+            })
+            .collect()
+    };
+    let first = Vigie::start(&yaml);
+    let written = files();
+    assert_eq!(written.len(), 1, "one compiled module: {written:?}");
+    drop(first);
+    // The second process finds it (a rewrite would mean it compiled again) and runs it.
+    let second = Vigie::start(&yaml);
+    assert_eq!(files(), written);
+    let r = client().get(second.url("/")).send().await.unwrap();
+    assert_eq!(r.headers()["custom-header"], "cached");
+}
