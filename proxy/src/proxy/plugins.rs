@@ -149,7 +149,7 @@ impl EdgeProxy {
         let Some(run) = ctx.plugins.as_mut().map(SyncWrapper::get_mut) else {
             return Ok(());
         };
-        let chunk = body.take().map(|b| b.to_vec()).unwrap_or_default();
+        let chunk = body.take().map(Vec::from).unwrap_or_default();
         match run.request_body(chunk, eos).await {
             Body::Forward(data) => {
                 *body = (!data.is_empty()).then(|| Bytes::from(data));
@@ -249,7 +249,7 @@ impl EdgeProxy {
         let Some(run) = ctx.plugins.as_mut().map(SyncWrapper::get_mut) else {
             return Ok(());
         };
-        let chunk = body.take().map(|b| b.to_vec()).unwrap_or_default();
+        let chunk = body.take().map(Vec::from).unwrap_or_default();
         match run.response_body(chunk, eos) {
             Body::Forward(data) => {
                 *body = (!data.is_empty()).then(|| Bytes::from(data));
