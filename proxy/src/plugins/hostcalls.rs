@@ -158,6 +158,12 @@ fn link_buffers(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 // insertion in the middle.
                 let from = (start as u32 as usize).min(body.len());
                 let to = from.saturating_add(size as u32 as usize).min(body.len());
+                // Host memory stays bounded: a body may not grow past the plugin's `max_body`
+                // (or what it already was) however many times the plugin writes.
+                let new_len = body.len() - (to - from) + data.len();
+                if new_len > body.len().max(state.plugin.limits.max_body) {
+                    return Err(Status::BadArgument);
+                }
                 body.splice(from..to, data.iter().copied());
                 *changed = true;
                 Ok(())
@@ -240,6 +246,7 @@ fn edit(
     kind: i32,
     key: (i32, i32),
     value: (i32, i32),
+    grows: bool,
     f: fn(&mut HeaderList, &[u8], &[u8]),
 ) -> Ret {
     let Some(kind) = MapType::from_i32(kind) else {
@@ -254,6 +261,15 @@ fn edit(
             return Err(Status::BadArgument);
         }
         let map = map_mut(state, kind).ok_or(Status::NotFound)?;
+        // Host memory stays bounded whatever a plugin adds in a loop (the limits the host
+        // applies to maps it reads from guests).
+        let bytes: usize = map.0.iter().map(|(k, v)| k.len() + v.len() + 10).sum();
+        if grows
+            && (map.len() >= abi::MAX_MAP_PAIRS
+                || bytes + name.len() + value.len() > abi::MAX_MAP_BYTES)
+        {
+            return Err(Status::BadArgument);
+        }
         f(map, &name, value);
         Ok(())
     });
@@ -321,7 +337,14 @@ fn link_maps(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "proxy_add_header_map_value",
         |mut c: C<'_>, kind: i32, kptr: i32, klen: i32, vptr: i32, vlen: i32| -> Ret {
             running(&mut c, "proxy_add_header_map_value")?;
-            edit(&mut c, kind, (kptr, klen), (vptr, vlen), HeaderList::add)
+            edit(
+                &mut c,
+                kind,
+                (kptr, klen),
+                (vptr, vlen),
+                true,
+                HeaderList::add,
+            )
         },
     )?;
     linker.func_wrap(
@@ -334,6 +357,7 @@ fn link_maps(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 kind,
                 (kptr, klen),
                 (vptr, vlen),
+                true,
                 HeaderList::replace,
             )
         },
@@ -343,7 +367,9 @@ fn link_maps(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "proxy_remove_header_map_value",
         |mut c: C<'_>, kind: i32, kptr: i32, klen: i32| -> Ret {
             running(&mut c, "proxy_remove_header_map_value")?;
-            edit(&mut c, kind, (kptr, klen), (0, 0), |m, k, _| m.remove(k))
+            edit(&mut c, kind, (kptr, klen), (0, 0), false, |m, k, _| {
+                m.remove(k)
+            })
         },
     )?;
     linker.func_wrap(

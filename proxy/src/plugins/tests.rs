@@ -386,3 +386,40 @@ async fn every_context_ends_with_done_log_delete_even_when_the_request_is_droppe
     drop(run);
     assert_eq!(lines(), ["done", "log", "delete"]);
 }
+
+#[tokio::test]
+async fn a_plugin_cannot_grow_host_memory_without_bound() {
+    let imports = r#"
+      (import "env" "proxy_add_header_map_value" (func $add (param i32 i32 i32 i32 i32) (result i32)))
+      (import "env" "proxy_set_buffer_bytes" (func $set (param i32 i32 i32 i32 i32) (result i32)))"#;
+    // Adds `x-a: 1` 2,000 times, then appends 64 KiB to the request body 100 times: each loop
+    // must be refused (status 2) before it ends, or the module traps.
+    let body = r#"
+      (data (i32.const 1024) "x-a1")
+      (func $request_headers (param i32 i32 i32) (result i32)
+        (local $i i32)
+        (block $refused
+          (loop $again
+            (br_if $refused (i32.eq (call $add (i32.const 0) (i32.const 1024) (i32.const 3)
+                                             (i32.const 1027) (i32.const 1)) (i32.const 2)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if $again (i32.lt_u (local.get $i) (i32.const 2000)))
+            unreachable))
+        (local.set $i (i32.const 0))
+        (block $refused
+          (loop $again
+            (br_if $refused (i32.eq (call $set (i32.const 0) (i32.const -1) (i32.const 0)
+                                             (i32.const 0) (i32.const 65536)) (i32.const 2)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if $again (i32.lt_u (local.get $i) (i32.const 100)))
+            unreachable))
+        (i32.const 0))"#;
+    // Thousands of host calls: time enough for a debug build on a busy machine.
+    let limits = PluginLimits {
+        call_timeout: Duration::from_secs(5),
+        ..limits()
+    };
+    let (plugin, _) = load(&module(imports, body), limits, FailMode::Closed);
+    let verdict = run_once(&plugin).await;
+    assert!(matches!(verdict, Verdict::Continue), "{verdict:?}");
+}
