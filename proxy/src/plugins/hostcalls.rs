@@ -240,15 +240,11 @@ pub fn valid_header(name: &[u8], value: &[u8]) -> bool {
         && !value.iter().any(|b| matches!(b, b'\r' | b'\n' | 0))
 }
 
+/// A change to a header map: name, value.
+type Edit = fn(&mut HeaderList, &[u8], &[u8]);
+
 /// Reads a key (and value) from the guest and applies `f` to map `kind`.
-fn edit(
-    c: &mut C<'_>,
-    kind: i32,
-    key: (i32, i32),
-    value: (i32, i32),
-    grows: bool,
-    f: fn(&mut HeaderList, &[u8], &[u8]),
-) -> Ret {
+fn edit(c: &mut C<'_>, kind: i32, key: (i32, i32), value: (i32, i32), grows: bool, f: Edit) -> Ret {
     let Some(kind) = MapType::from_i32(kind) else {
         return Ok(Status::BadArgument as i32);
     };
@@ -332,36 +328,20 @@ fn link_maps(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             }
         },
     )?;
-    linker.func_wrap(
-        "env",
-        "proxy_add_header_map_value",
-        |mut c: C<'_>, kind: i32, kptr: i32, klen: i32, vptr: i32, vlen: i32| -> Ret {
-            running(&mut c, "proxy_add_header_map_value")?;
-            edit(
-                &mut c,
-                kind,
-                (kptr, klen),
-                (vptr, vlen),
-                true,
-                HeaderList::add,
-            )
-        },
-    )?;
-    linker.func_wrap(
-        "env",
-        "proxy_replace_header_map_value",
-        |mut c: C<'_>, kind: i32, kptr: i32, klen: i32, vptr: i32, vlen: i32| -> Ret {
-            running(&mut c, "proxy_replace_header_map_value")?;
-            edit(
-                &mut c,
-                kind,
-                (kptr, klen),
-                (vptr, vlen),
-                true,
-                HeaderList::replace,
-            )
-        },
-    )?;
+    let setters: [(&str, Edit); 2] = [
+        ("proxy_add_header_map_value", HeaderList::add),
+        ("proxy_replace_header_map_value", HeaderList::replace),
+    ];
+    for (name, set) in setters {
+        linker.func_wrap(
+            "env",
+            name,
+            move |mut c: C<'_>, kind: i32, kptr: i32, klen: i32, vptr: i32, vlen: i32| -> Ret {
+                running(&mut c, name)?;
+                edit(&mut c, kind, (kptr, klen), (vptr, vlen), true, set)
+            },
+        )?;
+    }
     linker.func_wrap(
         "env",
         "proxy_remove_header_map_value",
